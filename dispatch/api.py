@@ -1,0 +1,1 @@
+"""api of the dispatch app."""

@@ -1,0 +1,1 @@
+"""Models of the dispatch app (see DESIGN.md)."""

@@ -1,0 +1,1 @@
+"""The dispatch app's only public write API."""

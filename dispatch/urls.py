@@ -1,0 +1,3 @@
+"""urls of the dispatch app."""
+
+urlpatterns: list = []

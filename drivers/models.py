@@ -1,0 +1,1 @@
+"""Models of the drivers app (see DESIGN.md)."""

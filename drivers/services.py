@@ -1,0 +1,1 @@
+"""The drivers app's only public write API."""

@@ -1,0 +1,3 @@
+"""urls of the drivers app."""
+
+urlpatterns: list = []

@@ -1,0 +1,54 @@
+"""The orders app's only public write API. Other apps import this module, never the parts."""
+
+from orders.services.api_keys import api_key_authenticate, api_key_create, api_key_revoke
+from orders.services.idempotency import (
+    Replay,
+    idempotency_begin,
+    idempotency_complete,
+    idempotency_keys_purge,
+    idempotency_release,
+)
+from orders.services.orders import (
+    OrderInput,
+    order_cancel,
+    order_cancel_for_merchant,
+    order_create,
+    order_mark_ready,
+    order_tip_raise,
+    order_transition,
+)
+from orders.services.quotes import estimate, eta_model_for, quote_create, store_is_open
+from orders.services.webhooks import (
+    webhook_deliveries_send,
+    webhook_delivery_replay,
+    webhook_endpoint_create,
+    webhook_endpoint_delete,
+    webhook_endpoint_rotate_secret,
+)
+
+__all__ = [
+    "OrderInput",
+    "Replay",
+    "api_key_authenticate",
+    "api_key_create",
+    "api_key_revoke",
+    "estimate",
+    "eta_model_for",
+    "idempotency_begin",
+    "idempotency_complete",
+    "idempotency_keys_purge",
+    "idempotency_release",
+    "order_cancel",
+    "order_cancel_for_merchant",
+    "order_create",
+    "order_mark_ready",
+    "order_tip_raise",
+    "order_transition",
+    "quote_create",
+    "store_is_open",
+    "webhook_deliveries_send",
+    "webhook_delivery_replay",
+    "webhook_endpoint_create",
+    "webhook_endpoint_delete",
+    "webhook_endpoint_rotate_secret",
+]

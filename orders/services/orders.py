@@ -1,0 +1,324 @@
+"""Orders: creation, the one transition function, and the shop's actions (ready, cancel, tip)."""
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from orders.models import Merchant, Order, OrderEvent, Quote
+from orders.representations import order_to_dict
+from orders.services import quotes, webhooks
+from spark.lib import clock
+from spark.lib.actors import Actor
+from spark.lib.errors import Conflict, InvalidTransition, NotFound, Unprocessable
+from spark.lib.geo import Point
+
+
+@dataclass(frozen=True)
+class OrderInput:
+    external_order_id: str
+    customer_name: str
+    customer_phone: str
+    order_value_cents: int
+    store_id: Any = None
+    quote_id: Any = None
+    dropoff_address: str = ""
+    dropoff_lat: float | None = None
+    dropoff_lng: float | None = None
+    dropoff_instructions: str = ""
+    items: tuple[dict, ...] = ()
+    tip_cents: int = 0
+    contactless: bool = False
+    signature_required: bool = False
+    pin_required: bool = False
+    contains_alcohol: bool = False
+    pickup_ready_at: datetime | None = None
+    dropoff_window_start: datetime | None = None
+    dropoff_window_end: datetime | None = None
+
+    def fingerprint(self) -> str:
+        canonical = json.dumps(self.__dict__, sort_keys=True, default=str, separators=(",", ":"))
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _load_quote(merchant: Merchant, data: OrderInput, now: datetime) -> Quote:
+    quote = (
+        Quote.objects.select_related("store__market")
+        .filter(merchant=merchant, public_id=data.quote_id)
+        .first()
+    )
+    if quote is None:
+        raise Unprocessable("No such quote.", code="quote_not_found")
+    if quote.expires_at <= now:
+        raise Unprocessable("The quote has expired; ask for a new one.", code="quote_expired")
+    if Order.objects.filter(quote=quote).exists():
+        raise Conflict("The quote was already used for another order.", code="quote_used")
+    if data.store_id is not None and str(data.store_id) != str(quote.store.public_id):
+        raise Unprocessable("store_id differs from the quote's store.", code="quote_mismatch")
+    return quote
+
+
+def _order_fields(merchant: Merchant, data: OrderInput, now: datetime) -> dict[str, Any]:
+    quote = _load_quote(merchant, data, now) if data.quote_id else None
+    if quote is not None:
+        store = quote.store
+        lat, lng = quote.dropoff_lat, quote.dropoff_lng
+        address = data.dropoff_address or quote.dropoff_address
+        if data.dropoff_lat is not None and (data.dropoff_lat, data.dropoff_lng) != (lat, lng):
+            raise Unprocessable("The drop-off differs from the quote's.", code="quote_mismatch")
+    else:
+        store = quotes.store_for_merchant(merchant=merchant, store_public_id=data.store_id)
+        lat, lng, address = data.dropoff_lat, data.dropoff_lng, data.dropoff_address
+    ready_at = data.pickup_ready_at or now
+    est = quotes.estimate(
+        store=store, dropoff_lat=lat, dropoff_lng=lng, pickup_ready_at=ready_at, now=now
+    )
+    window_start = data.dropoff_window_start or est.dropoff_eta
+    window_end = data.dropoff_window_end or window_start + timedelta(
+        minutes=store.market.dropoff_window_minutes
+    )
+    if window_end <= window_start or window_end <= now:
+        raise Unprocessable(
+            "The drop-off window must end after it starts, in the future.",
+            code="invalid_dropoff_window",
+        )
+    return {
+        "store": store,
+        "quote": quote,
+        "dropoff_address": address,
+        "dropoff_lat": lat,
+        "dropoff_lng": lng,
+        "fee_cents": quote.fee_cents if quote else est.fee_cents,
+        "distance_m": est.distance_m,
+        "currency": store.market.currency,
+        "pickup_ready_at": ready_at,
+        "dropoff_window_start": window_start,
+        "dropoff_window_end": window_end,
+    }
+
+
+def _existing_for_retry(store_id: int, data: OrderInput, request_hash: str) -> Order | None:
+    existing = Order.objects.filter(store_id=store_id, external_order_id=data.external_order_id)
+    order = existing.select_related("store").first()
+    if order is None:
+        return None
+    if order.request_hash != request_hash:
+        raise Conflict(
+            "external_order_id is already used at this store for a different order.",
+            code="duplicate_external_order_id",
+            extra={"order_id": str(order.public_id)},
+        )
+    return order
+
+
+@transaction.atomic
+def order_create(*, merchant: Merchant, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
+    """Create an order, or return the one a retry with the same external id already made.
+
+    Returns (order, created). The same external_order_id at the same store with another
+    payload is a conflict (409), never a second order.
+    """
+    now = clock.now()
+    request_hash = data.fingerprint()
+    fields = _order_fields(merchant, data, now)
+    existing = _existing_for_retry(fields["store"].id, data, request_hash)
+    if existing is not None:
+        return existing, False
+    order = Order(
+        merchant=merchant,
+        external_order_id=data.external_order_id,
+        request_hash=request_hash,
+        customer_name=data.customer_name,
+        customer_phone=data.customer_phone,
+        dropoff_instructions=data.dropoff_instructions,
+        items=list(data.items),
+        order_value_cents=data.order_value_cents,
+        tip_cents=data.tip_cents,
+        contactless=data.contactless,
+        signature_required=data.signature_required,
+        pin_required=data.pin_required,
+        contains_alcohol=data.contains_alcohol,
+        dropoff_pin=f"{secrets.randbelow(10**4):04d}" if data.pin_required else "",
+        status=Order.Status.CREATED,
+        status_changed_at=now,
+        **fields,
+    )
+    try:
+        with transaction.atomic():  # a savepoint: a concurrent twin may win the unique index
+            order.save()
+    except IntegrityError:
+        existing = _existing_for_retry(fields["store"].id, data, request_hash)
+        if existing is None:
+            raise
+        return existing, False
+    event = _event_write(order, from_status="", to_status=order.status, actor=actor, at=now)
+    _emit(order, "order.created", events=[event])
+    return order, True
+
+
+def _event_write(
+    order: Order,
+    *,
+    from_status: str,
+    to_status: str,
+    actor: Actor,
+    at: datetime,
+    kind: str = "status_changed",
+    note: str = "",
+    location: Point | None = None,
+) -> OrderEvent:
+    return OrderEvent.objects.create(
+        order=order,
+        from_status=from_status,
+        to_status=to_status,
+        kind=kind,
+        actor_id=actor.user_id,
+        actor_label=actor.label,
+        at=at,
+        note=note,
+        lat=location.lat if location else None,
+        lng=location.lng if location else None,
+    )
+
+
+def _emit(order: Order, type: str, events: list[OrderEvent] | None = None) -> None:
+    data = {"order": order_to_dict(order, events=events)}
+    webhooks.webhook_event_emit(merchant_id=order.merchant_id, order=order, type=type, data=data)
+
+
+def _lock(order_id: int) -> Order:
+    order = Order.objects.select_for_update().select_related("store").filter(id=order_id).first()
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def _order_transition(
+    order: Order, *, to: str, actor: Actor, note: str = "", location: Point | None = None
+) -> None:
+    """The only writer of Order.status. The caller holds the row lock."""
+    if not order.can_transition_to(to):
+        raise InvalidTransition(
+            f"An order that is {order.status} cannot become {to}.", current_status=order.status
+        )
+    now = clock.now()
+    from_status = order.status
+    order.status, order.status_changed_at = to, now
+    update = ["status", "status_changed_at", "updated_at"]
+    if to == Order.Status.CANCELLED:
+        order.cancel_reason = note[:300]
+        update.append("cancel_reason")
+    order.save(update_fields=update)
+    _event_write(
+        order,
+        from_status=from_status,
+        to_status=to,
+        actor=actor,
+        at=now,
+        note=note,
+        location=location,
+    )
+    _emit(order, f"order.{to}")
+
+
+@transaction.atomic
+def order_transition(
+    *,
+    order_id: int,
+    to: str,
+    actor: Actor,
+    note: str = "",
+    location: Point | None = None,
+    expected_from: frozenset[str] | None = None,
+) -> Order:
+    """Move an order along its lifecycle (used by dispatch for the driver's steps).
+
+    `expected_from` narrows the allowed sources, so that a late or repeated step never moves
+    an order that has already moved on.
+    """
+    order = _lock(order_id)
+    if expected_from is not None and order.status not in expected_from:
+        raise InvalidTransition(
+            f"An order that is {order.status} cannot become {to} here.",
+            current_status=order.status,
+        )
+    _order_transition(order, to=to, actor=actor, note=note, location=location)
+    return order
+
+
+def _merchant_order_id(merchant: Merchant, public_id: object) -> int:
+    order_id = (
+        Order.objects.filter(merchant=merchant, public_id=public_id)
+        .values_list("id", flat=True)
+        .first()
+    )
+    if order_id is None:
+        raise NotFound("No such order.")
+    return order_id
+
+
+@transaction.atomic
+def order_mark_ready(*, merchant: Merchant, public_id: object, actor: Actor) -> Order:
+    order = _lock(_merchant_order_id(merchant, public_id))
+    _order_transition(order, to=Order.Status.READY_FOR_PICKUP, actor=actor)
+    return order
+
+
+@transaction.atomic
+def order_cancel(*, order_id: int, actor: Actor, reason: str) -> Order:
+    if not reason.strip():
+        raise Unprocessable("A reason is required to cancel.", code="reason_required")
+    order = _lock(order_id)
+    _order_transition(order, to=Order.Status.CANCELLED, actor=actor, note=reason.strip())
+    return order
+
+
+def order_cancel_for_merchant(
+    *, merchant: Merchant, public_id: object, actor: Actor, reason: str
+) -> Order:
+    return order_cancel(
+        order_id=_merchant_order_id(merchant, public_id), actor=actor, reason=reason
+    )
+
+
+TIP_CLOSED = frozenset({Order.Status.CANCELLED, Order.Status.RETURNED_TO_STORE})
+
+
+@transaction.atomic
+def order_tip_raise(
+    *, merchant: Merchant, public_id: object, tip_cents: int, actor: Actor
+) -> Order:
+    """The shop may raise a tip at any time before the order is closed; never lower it here.
+
+    A lower tip after acceptance needs an ops review (payouts), so the API refuses it.
+    """
+    order = _lock(_merchant_order_id(merchant, public_id))
+    if order.status in TIP_CLOSED:
+        raise InvalidTransition(
+            f"An order that is {order.status} cannot take a tip.", current_status=order.status
+        )
+    if tip_cents < order.tip_cents:
+        raise Unprocessable(
+            f"A tip can only be raised (it is {order.tip_cents} cents).",
+            code="tip_decrease_not_allowed",
+            extra={"tip_cents": order.tip_cents},
+        )
+    if tip_cents == order.tip_cents:
+        return order
+    previous, order.tip_cents = order.tip_cents, tip_cents
+    order.save(update_fields=["tip_cents", "updated_at"])
+    _event_write(
+        order,
+        from_status=order.status,
+        to_status=order.status,
+        actor=actor,
+        at=clock.now(),
+        kind="tip_changed",
+        note=f"tip {previous} -> {tip_cents} cents",
+    )
+    _emit(order, "order.tip_changed")
+    return order

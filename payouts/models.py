@@ -1,0 +1,1 @@
+"""Models of the payouts app (see DESIGN.md)."""

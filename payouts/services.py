@@ -1,0 +1,1 @@
+"""The payouts app's only public write API."""

@@ -1,0 +1,3 @@
+"""urls of the payouts app."""
+
+urlpatterns: list = []

@@ -1,0 +1,1 @@
+"""The small shared kernel: base model, errors, money, geo/ETA, signing, clock."""

@@ -1,0 +1,8 @@
+"""The landing page: where each kind of user goes."""
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    return render(request, "home.html")

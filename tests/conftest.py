@@ -1,0 +1,53 @@
+"""Test settings overrides and shared fixtures. Tests run on PostgreSQL (`make test`)."""
+
+import pytest
+from django.conf import settings
+from rest_framework.test import APIClient
+
+from tests.factories import MarketFactory, MerchantFactory, StoreFactory
+
+
+@pytest.fixture(autouse=True)
+def _test_settings(settings):  # noqa: PT004 (autouse fixture configuring settings)
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.CELERY_TASK_ALWAYS_EAGER = True
+    settings.SPARK_WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    from spark.celery import app
+
+    app.conf.task_always_eager = True
+    app.conf.task_eager_propagates = True
+    yield
+    app.conf.task_always_eager = False
+
+
+@pytest.fixture
+def market(db):
+    return MarketFactory()
+
+
+@pytest.fixture
+def merchant(db):
+    return MerchantFactory()
+
+
+@pytest.fixture
+def store(db, market, merchant):
+    return StoreFactory(market=market, merchant=merchant)
+
+
+def api_client_for(merchant) -> APIClient:
+    from orders.services import api_key_create
+
+    _, raw = api_key_create(merchant=merchant)
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
+    return client
+
+
+@pytest.fixture
+def api(merchant):
+    return api_client_for(merchant)
+
+
+def pytest_report_header(config):
+    return f"database: {settings.DATABASES['default']['ENGINE']}"
