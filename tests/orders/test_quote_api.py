@@ -68,7 +68,8 @@ def test_quote_for_a_closed_store_is_422(api, market, merchant):
         closed = _quote(api, store)
     with freeze_time(datetime(2026, 11, 25, 12, 0, tzinfo=chicago)):
         open_ = _quote(api, store)
-    assert closed.status_code == 422 and closed.json()["error"]["code"] == "store_closed"
+    assert closed.status_code == 422
+    assert closed.json()["error"]["code"] == "store_closed"
     assert open_.status_code == 201
 
 

@@ -11,7 +11,8 @@ def test_tracking_page_shows_the_order_without_login(client, store):
     response = client.get(f"/t/{order.tracking_token}/")
     assert response.status_code == 200
     html = response.content.decode()
-    assert store.name in html and order.dropoff_address in html
+    assert store.name in html
+    assert order.dropoff_address in html
     assert "Driver on the way to the store" in html
     assert response["Cache-Control"] == "no-store"
     assert order.customer_phone not in html

@@ -97,11 +97,15 @@ def test_order_events_reach_the_shop_signed_and_in_order(store, receiver):
 def test_every_transition_writes_an_outbox_row_in_the_same_transaction(store):
     _endpoint(store, "https://shop.example.com/hooks")
     order = make_order(store)
-    with pytest.raises(RuntimeError), transaction.atomic():
-        services.order_transition(
-            order_id=order.id, to=Order.Status.READY_FOR_PICKUP, actor=Actor.system("t")
-        )
-        raise RuntimeError("rolled back")
+    def change_then_fail():
+        with transaction.atomic():
+            services.order_transition(
+                order_id=order.id, to=Order.Status.READY_FOR_PICKUP, actor=Actor.system("t")
+            )
+            raise RuntimeError("rolled back")
+
+    with pytest.raises(RuntimeError):
+        change_then_fail()
     assert WebhookEvent.objects.filter(order=order).count() == 1  # only order.created
     assert WebhookDelivery.objects.filter(order=order).count() == 1
 
@@ -117,9 +121,13 @@ def test_relay_task_is_enqueued_only_after_commit(store, django_capture_on_commi
             cb()
         assert enqueue.call_count >= 1
         enqueue.reset_mock()
-        with pytest.raises(RuntimeError), transaction.atomic():
-            make_order(store, external_order_id="ROLLED-BACK")
-            raise RuntimeError
+        def create_then_fail():
+            with transaction.atomic():
+                make_order(store, external_order_id="ROLLED-BACK")
+                raise RuntimeError
+
+        with pytest.raises(RuntimeError):
+            create_then_fail()
         assert enqueue.call_count == 0
 
 
@@ -131,7 +139,8 @@ def test_failed_delivery_retries_with_growing_backoff_then_succeeds(store):
         delivery = WebhookDelivery.objects.get()
         services.webhook_deliveries_send(time_budget_seconds=5)
         delivery.refresh_from_db()
-        assert delivery.status == "pending" and delivery.attempts == 1
+        assert delivery.status == "pending"
+        assert delivery.attempts == 1
         first_wait = delivery.next_attempt_at
         with freeze_time(first_wait + timedelta(seconds=1)):
             services.webhook_deliveries_send(time_budget_seconds=5)
@@ -141,7 +150,8 @@ def test_failed_delivery_retries_with_growing_backoff_then_succeeds(store):
         with freeze_time(delivery.next_attempt_at + timedelta(seconds=1)):
             services.webhook_deliveries_send(time_budget_seconds=5)
         delivery.refresh_from_db()
-        assert delivery.status == "succeeded" and delivery.attempts == 3
+        assert delivery.status == "succeeded"
+        assert delivery.attempts == 3
         assert delivery.log.count() == 3
         assert len({json.loads(b)["id"] for _, b in flaky.requests}) == 1
     finally:
@@ -234,7 +244,8 @@ def test_relay_refuses_a_host_that_resolves_to_a_private_address(store, settings
     with mock.patch("socket.getaddrinfo", return_value=[(2, 1, 6, "", ("10.1.2.3", 0))]):
         services.webhook_deliveries_send(time_budget_seconds=5)
     delivery = WebhookDelivery.objects.get(endpoint=endpoint)
-    assert delivery.status == "pending" and "private" in delivery.last_error
+    assert delivery.status == "pending"
+    assert "private" in delivery.last_error
 
 
 def test_secret_rotation_signs_with_both_secrets_for_a_day(store, receiver):
