@@ -97,6 +97,7 @@ def test_order_events_reach_the_shop_signed_and_in_order(store, receiver):
 def test_every_transition_writes_an_outbox_row_in_the_same_transaction(store):
     _endpoint(store, "https://shop.example.com/hooks")
     order = make_order(store)
+
     def change_then_fail():
         with transaction.atomic():
             services.order_transition(
@@ -121,6 +122,7 @@ def test_relay_task_is_enqueued_only_after_commit(store, django_capture_on_commi
             cb()
         assert enqueue.call_count >= 1
         enqueue.reset_mock()
+
         def create_then_fail():
             with transaction.atomic():
                 make_order(store, external_order_id="ROLLED-BACK")
