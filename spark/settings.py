@@ -39,6 +39,8 @@ INSTALLED_APPS = [
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "axes",
+    "django_htmx",
     "spark.lib",
     "orders",
     "drivers",
@@ -56,7 +58,10 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_htmx.middleware.HtmxMiddleware",
     "spark.lib.middleware.DatabaseUnavailableMiddleware",
+    # Last, as django-axes asks: it turns a lock-out flagged during the request into a 429.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "spark.urls"
@@ -209,6 +214,7 @@ CELERY_TASK_TIME_LIMIT = 90
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "webhook-deliveries-send": {
@@ -241,5 +247,70 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env.str("SPARK_LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # One line per task run every few seconds drowns everything else out.
+        "celery.app.trace": {"level": "WARNING"},
+        "celery.worker.strategy": {"level": "WARNING"},
+        "celery.beat": {"level": "WARNING"},
+    },
+}
+
+# --- Drivers --------------------------------------------------------------------------------
+# Log-in lock-out (A5): 3 failures for one username from one IP lock that pair until the
+# cool-off ends. The first backend raises for a locked pair before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "drivers.auth.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env.int("SPARK_LOGIN_FAILURE_LIMIT", default=3)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("SPARK_LOGIN_COOLOFF_MINUTES", default=15))
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "driver/auth/locked_out.html"
+# Behind a proxy, set the number of proxies so the client IP is read from X-Forwarded-For;
+# without one only REMOTE_ADDR counts (a client-set header must not pick its own lock bucket).
+AXES_IPWARE_PROXY_COUNT = env.int("SPARK_TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = (
+    ("HTTP_X_FORWARDED_FOR", "REMOTE_ADDR") if AXES_IPWARE_PROXY_COUNT else ("REMOTE_ADDR",)
+)
+# The portal's own log-in page; the rest of the site keeps LOGIN_URL.
+DRIVER_LOGIN_URL = "driver:login"
+
+# Per-field encryption (licence numbers): comma-separated Fernet keys; the first encrypts, all
+# decrypt. Without it a key is derived from SECRET_KEY (development only; `check --deploy`
+# flags it).
+FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
+
+# Documents: type, size and expiry rules live in drivers; these are the knobs.
+DRIVER_DOCUMENT_MAX_BYTES = 10 * 1024 * 1024
+DRIVER_DOCUMENT_EXPIRY_REMINDER_DAYS = env.int("SPARK_DOCUMENT_REMINDER_DAYS", default=30)
+
+# Screening: "sandbox" (in-process fake provider) or "checkr".
+USE_CHECKR = env.bool("USE_CHECKR", default=False)
+CHECKR_API_KEY = env.str("CHECKR_API_KEY") if USE_CHECKR else ""  # required with USE_CHECKR
+CHECKR_BASE_URL = env.str("CHECKR_BASE_URL", default="https://api.checkr.com/v1")
+CHECKR_WEBHOOK_SECRETS = env.list("CHECKR_WEBHOOK_SECRETS", default=[]) or [CHECKR_API_KEY]
+CHECKR_PACKAGE = env.str("CHECKR_PACKAGE", default="driver_pro")
+SCREENING_PROVIDER = "checkr" if USE_CHECKR else "sandbox"
+SCREENING_SANDBOX_ENABLED = env.bool("SPARK_SCREENING_SANDBOX", default=not USE_CHECKR)
+SCREENING_SANDBOX_WEBHOOK_SECRETS = env.list("SPARK_SCREENING_SANDBOX_SECRETS", default=[]) or [
+    f"sandbox-{SECRET_KEY}"
+]
+# "http" POSTs the sandbox's webhooks to SITE_URL; "inprocess" hands them to the same
+# verification function the endpoint uses; "auto" = inprocess when Celery runs eagerly.
+SCREENING_SANDBOX_DELIVERY = env.str("SPARK_SCREENING_SANDBOX_DELIVERY", default="auto")
+SCREENING_SANDBOX_DELAY_SECONDS = env.int("SPARK_SCREENING_SANDBOX_DELAY_SECONDS", default=5)
+SCREENING_WEBHOOK_TIMEOUT_SECONDS = 10
+SCREENING_ADVERSE_ACTION_WAIT = timedelta(
+    days=env.int("SPARK_ADVERSE_ACTION_WAIT_DAYS", default=7)
+)
+
+CELERY_BEAT_SCHEDULE["drivers-documents-expiry"] = {
+    "task": "drivers.tasks.documents_expiry_sweep",
+    "schedule": timedelta(days=1),
+}
+CELERY_BEAT_SCHEDULE["drivers-adverse-actions-finish"] = {
+    "task": "drivers.tasks.background_checks_adverse_action_finish_due",
+    "schedule": timedelta(hours=1),
 }
