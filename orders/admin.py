@@ -131,8 +131,8 @@ class QuoteAdmin(admin.ModelAdmin):
 
 @admin.register(IdempotencyKey)
 class IdempotencyKeyAdmin(admin.ModelAdmin):
-    list_display = ("key", "merchant", "path", "state", "response_status", "created_at")
-    list_filter = ("state", "merchant")
+    list_display = ("key", "merchant", "path", "response_status", "created_at")
+    list_filter = ("response_status", "merchant")
     search_fields = ("key",)
     exclude = ("response_body",)
 

@@ -21,7 +21,6 @@ from orders.models import Order
 from orders.representations import order_to_dict
 from spark.lib.actors import Actor
 from spark.lib.api import Pagination, error_body
-from spark.lib.errors import ApplicationError
 
 EXTERNAL_ID_REGEX = r"^[a-zA-Z0-9\-._~]+$"
 PHONE_REGEX = r"^\+?[0-9 ().\-]{7,24}$"
@@ -82,25 +81,26 @@ def idempotent(handler: Callable[..., Response]) -> Callable[..., HttpResponse]:
             return handler(view, request, *args, **kwargs)
         if not key or len(key) > 255:
             raise serializers.ValidationError({"Idempotency-Key": ["1 to 255 characters."]})
-        outcome = services.idempotency_begin(
+        idem = services.IdempotentRequest(
             merchant=view.merchant,
             key=key,
             method=request.method,
             path=request.path,
             request_hash=_canonical_hash(request.data),
         )
-        if isinstance(outcome, services.Replay):
-            return _json_bytes(outcome.body, outcome.status, replayed=True)
-        try:
+
+        def work() -> tuple[int, bytes]:
             response = handler(view, request, *args, **kwargs)
-        except ApplicationError as exc:  # execution began: the outcome is stored (Stripe)
-            response = Response(error_body(exc.code, exc.message, **exc.extra), exc.status_code)
-        except Exception:
-            services.idempotency_release(record_id=outcome)
-            raise
-        body = JSONRenderer().render(response.data)
-        services.idempotency_complete(record_id=outcome, status=response.status_code, body=body)
-        return _json_bytes(body, response.status_code, replayed=False)
+            return response.status_code, JSONRenderer().render(response.data)
+
+        try:
+            outcome, replayed = services.idempotent_run(idem, work)
+        except services.WorkFailed as failed:
+            exc = failed.error
+            body = JSONRenderer().render(error_body(exc.code, exc.message, **exc.extra))
+            outcome = services.idempotency_store_failure(idem, exc.status_code, body)
+            replayed = outcome.body != body
+        return _json_bytes(outcome.body, outcome.status, replayed=replayed)
 
     return wrapper
 
@@ -340,10 +340,10 @@ class OrderListCreateApi(MerchantApi):
     def post(self, request: Request) -> Response:
         data = OrderInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        order, created = services.order_create(
+        result = services.order_create(
             merchant=self.merchant, data=data.to_input(), actor=self.actor
         )
-        return Response(order_to_dict(order), status=201 if created else 200)
+        return Response(result.body, status=201 if result.created else 200)
 
 
 class OrderDetailApi(MerchantApi):

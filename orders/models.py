@@ -303,22 +303,20 @@ class OrderEvent(models.Model):
 
 
 class IdempotencyKey(models.Model):
-    """Stripe's rules: the first response is stored and replayed to every retry."""
+    """Stripe's rules: the first response is stored and replayed to every retry.
 
-    class State(models.TextChoices):
-        IN_PROGRESS = "in_progress"
-        COMPLETE = "complete"
+    A row exists only for a finished request: it is written in the same transaction as the work
+    it records, under an advisory lock on the key (see services/idempotency.py).
+    """
 
     merchant = models.ForeignKey(Merchant, on_delete=models.CASCADE)
     key = models.CharField(max_length=255)
     method = models.CharField(max_length=8)
     path = models.CharField(max_length=200)
     request_hash = models.CharField(max_length=64)
-    state = models.CharField(max_length=16, choices=State.choices, default=State.IN_PROGRESS)
-    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
-    response_body = models.BinaryField(null=True, blank=True)
+    response_status = models.PositiveSmallIntegerField()
+    response_body = models.BinaryField()
     created_at = models.DateTimeField(db_index=True)
-    locked_at = models.DateTimeField()
 
     class Meta:
         constraints: ClassVar = [

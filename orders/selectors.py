@@ -14,6 +14,7 @@ from orders.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from spark.lib.db import one_or_none
 from spark.lib.errors import NotFound
 
 
@@ -25,7 +26,7 @@ def _with_events(qs: QuerySet[Order]) -> QuerySet[Order]:
 
 def order_get_for_merchant(*, merchant: Merchant, public_id: object) -> Order:
     """Another merchant's order is 404 (never 403): its existence is not disclosed."""
-    order = _with_events(Order.objects.filter(merchant=merchant, public_id=public_id)).first()
+    order = one_or_none(_with_events(Order.objects.filter(merchant=merchant, public_id=public_id)))
     if order is None:
         raise NotFound("No such order.")
     return order
@@ -56,9 +57,9 @@ def order_get(*, order_id: int) -> Order:
 
 
 def order_get_by_tracking_token(*, token: str) -> Order | None:
-    return _with_events(
-        Order.objects.filter(tracking_token=token).select_related("store__market")
-    ).first()
+    return one_or_none(
+        _with_events(Order.objects.filter(tracking_token=token).select_related("store__market"))
+    )
 
 
 def order_list_by_ids(*, ids: list[int]) -> QuerySet[Order]:

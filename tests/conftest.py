@@ -16,6 +16,12 @@ def _test_settings(settings):  # noqa: PT004 (autouse fixture configuring settin
 
     app.conf.task_always_eager = True
     app.conf.task_eager_propagates = True
+    from django.core.cache import cache
+
+    cache.clear()  # throttles and flags kept in the cache must not leak between tests
+    from orders.services import webhooks
+
+    webhooks._next_kick_at = 0.0
     yield
     app.conf.task_always_eager = False
 

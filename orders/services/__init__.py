@@ -3,10 +3,13 @@
 from orders.services.api_keys import api_key_authenticate, api_key_create, api_key_revoke
 from orders.services.idempotency import (
     Replay,
-    idempotency_begin,
-    idempotency_complete,
+    WorkFailed,
     idempotency_keys_purge,
-    idempotency_release,
+    idempotency_store_failure,
+    idempotent_run,
+)
+from orders.services.idempotency import (
+    Request as IdempotentRequest,
 )
 from orders.services.orders import (
     OrderInput,
@@ -34,10 +37,11 @@ __all__ = [
     "api_key_revoke",
     "estimate",
     "eta_model_for",
-    "idempotency_begin",
-    "idempotency_complete",
+    "IdempotentRequest",
+    "WorkFailed",
     "idempotency_keys_purge",
-    "idempotency_release",
+    "idempotency_store_failure",
+    "idempotent_run",
     "order_cancel",
     "order_cancel_for_merchant",
     "order_create",

@@ -9,6 +9,7 @@ from django.db import transaction
 
 from orders.models import ApiKey, Merchant
 from spark.lib import clock
+from spark.lib.db import one_or_none
 
 KEY_PREFIX = "spk"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
@@ -42,7 +43,7 @@ def api_key_authenticate(raw_key: str) -> ApiKey | None:
     parts = raw_key.split("_")
     if len(parts) < 3 or parts[0] != KEY_PREFIX:
         return None
-    key = ApiKey.objects.select_related("merchant").filter(prefix=parts[1]).first()
+    key = one_or_none(ApiKey.objects.select_related("merchant").filter(prefix=parts[1]))
     if key is None or key.revoked_at is not None or not key.merchant.is_active:
         return None
     if not hmac.compare_digest(key.secret_hash, _digest(raw_key)):

@@ -14,7 +14,14 @@ from orders.representations import order_to_dict
 from orders.services import quotes, webhooks
 from spark.lib import clock
 from spark.lib.actors import Actor
-from spark.lib.errors import Conflict, InvalidTransition, NotFound, Unprocessable
+from spark.lib.db import one_or_none
+from spark.lib.errors import (
+    ConcurrentRequest,
+    Conflict,
+    InvalidTransition,
+    NotFound,
+    Unprocessable,
+)
 from spark.lib.geo import Point
 
 
@@ -46,16 +53,17 @@ class OrderInput:
 
 
 def _load_quote(merchant: Merchant, data: OrderInput, now: datetime) -> Quote:
-    quote = (
-        Quote.objects.select_related("store__market")
-        .filter(merchant=merchant, public_id=data.quote_id)
-        .first()
+    quote = one_or_none(
+        Quote.objects.select_related("store__market").filter(
+            merchant=merchant, public_id=data.quote_id
+        )
     )
     if quote is None:
         raise Unprocessable("No such quote.", code="quote_not_found")
     if quote.expires_at <= now:
         raise Unprocessable("The quote has expired; ask for a new one.", code="quote_expired")
-    if Order.objects.filter(quote=quote).exists():
+    used = Order.objects.filter(quote=quote).exclude(external_order_id=data.external_order_id)
+    if used.exists():  # by another order; a retry of the same order finds its own below
         raise Conflict("The quote was already used for another order.", code="quote_used")
     if data.store_id is not None and str(data.store_id) != str(quote.store.public_id):
         raise Unprocessable("store_id differs from the quote's store.", code="quote_mismatch")
@@ -101,33 +109,60 @@ def _order_fields(merchant: Merchant, data: OrderInput, now: datetime) -> dict[s
     }
 
 
-def _existing_for_retry(store_id: int, data: OrderInput, request_hash: str) -> Order | None:
-    existing = Order.objects.filter(store_id=store_id, external_order_id=data.external_order_id)
-    order = existing.select_related("store").first()
-    if order is None:
-        return None
-    if order.request_hash != request_hash:
-        raise Conflict(
-            "external_order_id is already used at this store for a different order.",
-            code="duplicate_external_order_id",
-            extra={"order_id": str(order.public_id)},
-        )
-    return order
+@dataclass(frozen=True)
+class OrderCreated:
+    order: Order
+    created: bool
+    # The order as the API shows it (and as the order.created webhook carries it).
+    body: dict[str, Any]
+
+
+UNIQUE_EXTERNAL_ID = "external_order_id_unique_per_store"
+
+
+def _existing_order(merchant: Merchant, data: OrderInput) -> Order | None:
+    """The order a retry refers to: same merchant, store (or the quote's) and external id."""
+    orders = Order.objects.select_related("store").filter(
+        merchant=merchant, external_order_id=data.external_order_id
+    )
+    if data.quote_id:
+        orders = orders.filter(quote__public_id=data.quote_id)
+    else:
+        orders = orders.filter(store__public_id=data.store_id)
+    return one_or_none(orders)
+
+
+def order_create(*, merchant: Merchant, data: OrderInput, actor: Actor) -> OrderCreated:
+    """Create an order, or return the one a retry with the same external id already made.
+
+    The same external_order_id at the same store with another payload is a conflict (409),
+    never a second order. The common case (a new id) costs no extra lookup: the unique index
+    decides, and only a violation reads the existing order.
+    """
+    request_hash = data.fingerprint()
+    try:
+        return _order_insert(merchant=merchant, data=data, actor=actor, request_hash=request_hash)
+    except IntegrityError as exc:
+        if not any(name in str(exc) for name in (UNIQUE_EXTERNAL_ID, "quote_id")):
+            raise
+        existing = _existing_order(merchant, data)
+        if existing is None:  # the twin rolled back after all
+            raise ConcurrentRequest("Another request was creating this order; retry.") from exc
+        if existing.request_hash != request_hash:
+            raise Conflict(
+                "external_order_id is already used at this store for a different order.",
+                code="duplicate_external_order_id",
+                extra={"order_id": str(existing.public_id)},
+            ) from exc
+        return OrderCreated(existing, False, order_to_dict(existing))
 
 
 @transaction.atomic
-def order_create(*, merchant: Merchant, data: OrderInput, actor: Actor) -> tuple[Order, bool]:
-    """Create an order, or return the one a retry with the same external id already made.
-
-    Returns (order, created). The same external_order_id at the same store with another
-    payload is a conflict (409), never a second order.
-    """
+def _order_insert(
+    *, merchant: Merchant, data: OrderInput, actor: Actor, request_hash: str
+) -> OrderCreated:
     now = clock.now()
-    request_hash = data.fingerprint()
     fields = _order_fields(merchant, data, now)
-    existing = _existing_for_retry(fields["store"].id, data, request_hash)
-    if existing is not None:
-        return existing, False
     order = Order(
         merchant=merchant,
         external_order_id=data.external_order_id,
@@ -147,17 +182,10 @@ def order_create(*, merchant: Merchant, data: OrderInput, actor: Actor) -> tuple
         status_changed_at=now,
         **fields,
     )
-    try:
-        with transaction.atomic():  # a savepoint: a concurrent twin may win the unique index
-            order.save()
-    except IntegrityError:
-        existing = _existing_for_retry(fields["store"].id, data, request_hash)
-        if existing is None:
-            raise
-        return existing, False
+    order.save()
     event = _event_write(order, from_status="", to_status=order.status, actor=actor, at=now)
-    _emit(order, "order.created", events=[event])
-    return order, True
+    body = _emit(order, "order.created", events=[event])
+    return OrderCreated(order, True, body)
 
 
 def _event_write(
@@ -185,13 +213,18 @@ def _event_write(
     )
 
 
-def _emit(order: Order, type: str, events: list[OrderEvent] | None = None) -> None:
-    data = {"order": order_to_dict(order, events=events)}
-    webhooks.webhook_event_emit(merchant_id=order.merchant_id, order=order, type=type, data=data)
+def _emit(order: Order, type: str, events: list[OrderEvent] | None = None) -> dict[str, Any]:
+    body = order_to_dict(order, events=events)
+    webhooks.webhook_event_emit(
+        merchant_id=order.merchant_id, order=order, type=type, data={"order": body}
+    )
+    return body
 
 
 def _lock(order_id: int) -> Order:
-    order = Order.objects.select_for_update().select_related("store").filter(id=order_id).first()
+    order = one_or_none(
+        Order.objects.select_for_update().select_related("store").filter(id=order_id)
+    )
     if order is None:
         raise NotFound("No such order.")
     return order
@@ -251,10 +284,8 @@ def order_transition(
 
 
 def _merchant_order_id(merchant: Merchant, public_id: object) -> int:
-    order_id = (
-        Order.objects.filter(merchant=merchant, public_id=public_id)
-        .values_list("id", flat=True)
-        .first()
+    order_id = one_or_none(
+        Order.objects.filter(merchant=merchant, public_id=public_id).values_list("id", flat=True)
     )
     if order_id is None:
         raise NotFound("No such order.")

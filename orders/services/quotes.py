@@ -8,6 +8,7 @@ from django.db import transaction
 
 from orders.models import Market, Merchant, Quote, Store
 from spark.lib import clock
+from spark.lib.db import one_or_none
 from spark.lib.errors import NotFound, Unprocessable
 from spark.lib.geo import GreatCircleEta, Point, haversine_km, is_valid_coordinate
 
@@ -82,10 +83,8 @@ def estimate(
 
 
 def store_for_merchant(*, merchant: Merchant, store_public_id: object) -> Store:
-    store = (
-        Store.objects.select_related("market")
-        .filter(merchant=merchant, public_id=store_public_id)
-        .first()
+    store = one_or_none(
+        Store.objects.select_related("market").filter(merchant=merchant, public_id=store_public_id)
     )
     if store is None:
         raise NotFound("No such store.", code="store_not_found")

@@ -22,8 +22,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Q
 
 from orders import tasks
@@ -36,6 +35,7 @@ from orders.models import (
     WebhookEvent,
 )
 from spark.lib import clock, signing
+from spark.lib.db import one_or_none
 from spark.lib.errors import NotFound, Unprocessable
 
 logger = logging.getLogger(__name__)
@@ -101,10 +101,8 @@ def webhook_endpoint_delete(*, merchant: Merchant, public_id: object) -> None:
 @transaction.atomic
 def webhook_endpoint_rotate_secret(*, merchant: Merchant, public_id: object) -> WebhookEndpoint:
     """A new secret; the old one keeps signing beside it for a day so the shop can switch."""
-    endpoint = (
-        WebhookEndpoint.objects.select_for_update()
-        .filter(merchant=merchant, public_id=public_id)
-        .first()
+    endpoint = one_or_none(
+        WebhookEndpoint.objects.select_for_update().filter(merchant=merchant, public_id=public_id)
     )
     if endpoint is None:
         raise NotFound("No such webhook endpoint.")
@@ -130,7 +128,10 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
 
 
 def webhook_event_emit(*, merchant_id: int, order: Order | None, type: str, data: dict) -> None:
-    """Write an event and its deliveries. Call inside the transaction of the change itself."""
+    """Write an event and its deliveries. Call inside the transaction of the change itself.
+
+    `data` must already be JSON-ready (strings for times and ids).
+    """
     now = clock.now()
     event_id = "evt_" + uuid.uuid4().hex
     payload = {"id": event_id, "type": type, "created": now.isoformat(), "data": data}
@@ -139,21 +140,52 @@ def webhook_event_emit(*, merchant_id: int, order: Order | None, type: str, data
         merchant_id=merchant_id,
         order=order,
         type=type,
-        payload=json.loads(json.dumps(payload, cls=DjangoJSONEncoder)),
+        payload=payload,
         created_at=now,
     )
-    endpoint_ids = WebhookEndpoint.objects.filter(
-        merchant_id=merchant_id, is_active=True
-    ).values_list("id", flat=True)
-    deliveries = [
-        WebhookDelivery(
-            event=event, endpoint_id=eid, order=order, next_attempt_at=now, created_at=now
+    # One statement for all the merchant's active endpoints (this runs on every order change).
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO {WebhookDelivery._meta.db_table}
+                (event_id, endpoint_id, order_id, status, attempts, next_attempt_at, created_at,
+                 last_error)
+            SELECT %s, id, %s, %s, 0, %s, %s, ''
+            FROM {WebhookEndpoint._meta.db_table}
+            WHERE merchant_id = %s AND is_active
+            """,  # noqa: S608 (table names from the models, values as parameters)
+            [
+                event.id,
+                order.id if order else None,
+                WebhookDelivery.Status.PENDING,
+                now,
+                now,
+                merchant_id,
+            ],
         )
-        for eid in endpoint_ids
-    ]
-    if deliveries:
-        WebhookDelivery.objects.bulk_create(deliveries)
-        tasks.webhook_deliveries_send.delay_on_commit()
+        if cursor.rowcount:
+            transaction.on_commit(_kick_relay)
+
+
+RELAY_KICK_INTERVAL_SECONDS = 1.0
+_next_kick_at = 0.0
+
+
+def _kick_relay() -> None:
+    """Wake the relay now rather than at its next beat, at most once a second per process.
+
+    Best effort: the change is committed and the beat sweep finds it anyway, so a broker that
+    is down must not turn a committed request into an error (Q2).
+    """
+    global _next_kick_at
+    now = time.monotonic()
+    if now < _next_kick_at:
+        return
+    _next_kick_at = now + RELAY_KICK_INTERVAL_SECONDS
+    try:
+        tasks.webhook_deliveries_send.delay()
+    except Exception:
+        logger.warning("could not enqueue the webhook relay; the beat sweep will", exc_info=True)
 
 
 # --- the relay ------------------------------------------------------------------------------

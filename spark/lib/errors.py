@@ -8,6 +8,9 @@ class ApplicationError(Exception):
 
     status_code = 400
     code = "invalid_request"
+    # A retryable error says nothing final about the request (a concurrent twin got there
+    # first): it is never stored as an idempotency key's outcome.
+    retryable = False
 
     def __init__(
         self, message: str, *, code: str | None = None, extra: dict[str, Any] | None = None
@@ -27,6 +30,11 @@ class NotFound(ApplicationError):
 class Conflict(ApplicationError):
     status_code = 409
     code = "conflict"
+
+
+class ConcurrentRequest(Conflict):
+    code = "concurrent_request"
+    retryable = True
 
 
 class Unprocessable(ApplicationError):

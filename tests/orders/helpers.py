@@ -42,7 +42,9 @@ def make_order(store: Store, status: str = Order.Status.CREATED, **overrides: An
         dropoff_lng=DROPOFF["dropoff_lng"],
         **overrides,
     )
-    order, _ = services.order_create(merchant=store.merchant, data=data, actor=Actor.system("test"))
+    order = services.order_create(
+        merchant=store.merchant, data=data, actor=Actor.system("test")
+    ).order
     for step in path_to(status):
         order = services.order_transition(order_id=order.id, to=step, actor=Actor.system("test"))
     return order

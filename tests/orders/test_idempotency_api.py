@@ -91,37 +91,50 @@ def test_keys_are_scoped_per_merchant(store):
     assert rb.json()["store_id"] == str(other_store.public_id)
 
 
-def test_in_progress_key_is_409(api, store):
-    from orders import services
-    from orders.api import _canonical_hash
+@pytest.mark.django_db(transaction=True)
+def test_a_twin_running_with_the_same_key_gets_409(store):
+    """While one request holds the key, a concurrent one is told to retry, not run twice."""
+    from django.db import transaction as tx
 
-    services.idempotency_begin(
-        merchant=store.merchant,
-        key="busy",
-        method="POST",
-        path="/api/v1/orders",
-        request_hash=_canonical_hash(order_payload(store)),
-    )
-    response = _post(api, order_payload(store), "busy")
+    from spark.lib.db import try_advisory_xact_lock
+
+    api = api_client_for(store.merchant)
+    holding, release = threading.Event(), threading.Event()
+
+    def twin():
+        with tx.atomic():
+            assert try_advisory_xact_lock(f"idem:{store.merchant.id}:busy")
+            holding.set()
+            release.wait(10)
+        connection.close()
+
+    thread = threading.Thread(target=twin)
+    thread.start()
+    holding.wait(10)
+    try:
+        response = _post(api, order_payload(store), "busy")
+    finally:
+        release.set()
+        thread.join()
     assert response.status_code == 409
     assert response.json()["error"]["code"] == "idempotency_key_in_use"
+    assert not IdempotencyKey.objects.filter(key="busy").exists()
+    assert _post(api, order_payload(store), "busy").status_code == 201
 
 
-def test_abandoned_in_progress_key_can_be_retried(api, store):
+def test_a_request_that_crashes_leaves_no_key_behind(api, store, monkeypatch):
     from orders import services
-    from orders.api import _canonical_hash
 
-    with freeze_time("2026-01-01 12:00:00"):
-        services.idempotency_begin(
-            merchant=store.merchant,
-            key="crashed",
-            method="POST",
-            path="/api/v1/orders",
-            request_hash=_canonical_hash(order_payload(store)),
-        )
-    with freeze_time("2026-01-01 12:02:00"):
-        response = _post(api, order_payload(store), "crashed")
-    assert response.status_code == 201
+    def boom(**kwargs):
+        raise RuntimeError("worker died")
+
+    monkeypatch.setattr(services, "order_create", boom)
+    with pytest.raises(RuntimeError):
+        _post(api, order_payload(store), "crash")
+    assert not IdempotencyKey.objects.filter(key="crash").exists()
+    assert Order.objects.count() == 0
+    monkeypatch.undo()
+    assert _post(api, order_payload(store), "crash").status_code == 201
 
 
 def test_purge_removes_keys_older_than_a_day(api, store):

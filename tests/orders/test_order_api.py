@@ -381,3 +381,55 @@ def test_merchants_with_keys_see_their_own_orders_only(store):
     order_a = a.post("/api/v1/orders", order_payload(store), format="json").json()
     assert b.get(f"/api/v1/orders/{order_a['id']}").status_code == 404
     assert b.get("/api/v1/orders").json()["results"] == []
+
+
+def test_retrying_a_quote_based_order_returns_it(api, store):
+    quote = api.post(
+        "/api/v1/quotes",
+        {"store_id": str(store.public_id), **DROPOFF, "order_value_cents": 4599},
+        format="json",
+    ).json()
+    payload = {
+        "quote_id": quote["id"],
+        "external_order_id": "Q-RETRY",
+        "customer_name": "Ann",
+        "customer_phone": "+16155550100",
+        "order_value_cents": 4599,
+        "dropoff_address": "x",
+    }
+    first = api.post("/api/v1/orders", payload, format="json")
+    second = api.post("/api/v1/orders", payload, format="json")
+    assert (first.status_code, second.status_code) == (201, 200)
+    assert first.json()["id"] == second.json()["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creates_with_one_external_id_make_one_order(store):
+    """I4 under concurrency, without an Idempotency-Key: the unique index decides."""
+    import threading
+
+    from django.db import connection
+
+    raw = api_client_for(store.merchant)._credentials["HTTP_AUTHORIZATION"]
+    barrier = threading.Barrier(12)
+    codes: list[int] = []
+
+    def worker():
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=raw)
+        barrier.wait()
+        try:
+            codes.append(
+                client.post("/api/v1/orders", order_payload(store), format="json").status_code
+            )
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker) for _ in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert Order.objects.count() == 1
+    assert codes.count(201) == 1
+    assert set(codes) <= {200, 201, 409}

@@ -1,0 +1,319 @@
+"""API load benchmark (PERFORMANCE.md goal P6, design item 4).
+
+Starts gunicorn (2 sync workers) on PostgreSQL + Redis, measures the same-run baselines first (a
+bare Django JSON view, a bare DRF ModelSerializer create into the orders table), then
+POST /api/v1/orders with an Idempotency-Key, validation, the order event and an outbox row with a
+delivery to a subscribed webhook, in one transaction. Load comes from wrk on loopback when it is
+installed (Debian's `wrk`), else from a bounded Python client.
+
+    python bench/bench_api.py [--seconds 15] [--connections 8] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spark_bench")
+BENCH_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
+API_KEY = "spk_bench001_BenchmarkMerchantKeyForLoadTests"
+
+WRK_LUA = """
+local counter = 0
+local prefix = string.format("%s-%d-", os.time(), math.random(1, 1e9))
+request = function()
+  counter = counter + 1
+  local body = nil
+  if wrk.body then body = (string.gsub(wrk.body, "__ID__", prefix .. counter)) end
+  local headers = {}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  if headers["Idempotency-Key"] then headers["Idempotency-Key"] = prefix .. counter end
+  return wrk.format(nil, nil, headers, body)
+end
+"""
+
+
+def _env() -> dict[str, str]:
+    return {
+        **os.environ,
+        "DATABASE_URL": BENCH_DB,
+        "REDIS_URL": BENCH_REDIS,
+        "DJANGO_SETTINGS_MODULE": "bench.bench_settings",
+        "PYTHONPATH": str(ROOT),
+    }
+
+
+def _prepare() -> dict[str, str]:
+    """Fresh bench database, migrated, with one merchant, store, key and webhook endpoint."""
+    subprocess.run([sys.executable, "-c", _PREPARE_DB], env=_env(), check=True, cwd=ROOT)
+    subprocess.run(
+        [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+        env=_env(),
+        check=True,
+        cwd=ROOT,
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", _SEED],
+        env=_env(),
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+_PREPARE_DB = """
+import os, environ, psycopg2
+cfg = environ.Env.db_url_config(os.environ["DATABASE_URL"])
+conn = psycopg2.connect(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"],
+                        password=cfg["PASSWORD"], dbname="postgres")
+conn.autocommit = True
+cur = conn.cursor()
+cur.execute("DROP DATABASE IF EXISTS " + cfg["NAME"] + " WITH (FORCE)")
+cur.execute("CREATE DATABASE " + cfg["NAME"])
+"""
+
+_SEED = f"""
+import django, json
+django.setup()
+from orders.models import Market, Merchant, Store, WebhookEndpoint
+from orders.services import api_key_create
+m = Market.objects.create(name="Bench", slug="bench", centre_lat=36.16, centre_lng=-86.78)
+mer = Merchant.objects.create(name="Bench", slug="bench")
+s = Store.objects.create(market=m, merchant=mer, name="S", address="a", lat=36.16, lng=-86.78)
+api_key_create(merchant=mer, raw_key="{API_KEY}")
+WebhookEndpoint.objects.create(merchant=mer, url="https://shop.example.com/hooks", secret="x")
+print(json.dumps({{"store_id": str(s.public_id), "store_pk": s.id, "merchant_pk": mer.id}}))
+"""
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _start_gunicorn(port: int) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "gunicorn"),
+            "spark.wsgi",
+            "--workers",
+            "2",
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+        ],
+        env=_env(),
+        cwd=ROOT,
+    )
+    for _ in range(100):
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/bench/bare-json", timeout=1)
+            return proc
+        except OSError:
+            time.sleep(0.2)
+    proc.kill()
+    raise RuntimeError("gunicorn did not start")
+
+
+def _parse_wrk(text: str) -> dict:
+    def seconds(value: str, unit: str) -> float:
+        return float(value) * {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0}[unit]
+
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+    lat = {}
+    for pct in ("50", "99"):
+        m = re.search(rf"\s{pct}(?:\.000)?%\s+([\d.]+)(us|ms|s|m)", text)
+        lat[pct] = seconds(*m.groups()) * 1000 if m else None
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", text)
+    errors = re.search(r"Socket errors:.*", text)
+    return {
+        "rps": rps,
+        "p50_ms": lat["50"],
+        "p99_ms": lat["99"],
+        "non_2xx": int(non2xx.group(1)) if non2xx else 0,
+        "socket_errors": errors.group(0) if errors else "",
+    }
+
+
+def _wrk(url: str, seconds: int, connections: int, body: str | None, headers: dict) -> dict:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
+        method = "POST" if body is not None else "GET"
+        f.write(f'wrk.method = "{method}"\n')
+        if body is not None:
+            f.write(f"wrk.body = {json.dumps(body)}\n")
+        for k, v in headers.items():
+            f.write(f'wrk.headers["{k}"] = "{v}"\n')
+        f.write(WRK_LUA)
+        script = f.name
+    cmd = [
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{seconds}s",
+        "--latency",
+        "-s",
+        script,
+        url,
+    ]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
+    os.unlink(script)
+    return _parse_wrk(out)
+
+
+def _python_client(
+    url: str, seconds: int, connections: int, body: str | None, headers: dict
+) -> dict:
+    """Fallback when wrk is missing: threads with keep-alive connections, bounded in time."""
+    import http.client
+    import threading
+    import uuid
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    latencies: list[float] = []
+    non2xx = [0]
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
+
+    def run():
+        conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=10)
+        local, bad = [], 0
+        while time.monotonic() < deadline:
+            rid = uuid.uuid4().hex
+            h = dict(headers)
+            if "Idempotency-Key" in h:
+                h["Idempotency-Key"] = rid
+            payload = body.replace("__ID__", rid).encode() if body is not None else None
+            start = time.perf_counter()
+            conn.request("POST" if payload else "GET", parts.path, body=payload, headers=h)
+            resp = conn.getresponse()
+            resp.read()
+            local.append((time.perf_counter() - start) * 1000)
+            bad += not 200 <= resp.status < 300
+        with lock:
+            latencies.extend(local)
+            non2xx[0] += bad
+
+    threads = [threading.Thread(target=run) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    latencies.sort()
+
+    def pct(p):
+        return latencies[min(len(latencies) - 1, int(len(latencies) * p))]
+
+    return {
+        "rps": len(latencies) / seconds,
+        "p50_ms": pct(0.5),
+        "p99_ms": pct(0.99),
+        "non_2xx": non2xx[0],
+        "socket_errors": "",
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--seconds", type=int, default=15)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+
+    ids = _prepare()
+    port = _free_port()
+    server = _start_gunicorn(port)
+    load = _wrk if shutil.which("wrk") else _python_client
+    base = f"http://127.0.0.1:{port}"
+    order_body = json.dumps(
+        {
+            "store_id": ids["store_id"],
+            "external_order_id": "__ID__",
+            "customer_name": "Ann",
+            "customer_phone": "+16155550100",
+            "dropoff_address": "600 Main St",
+            "dropoff_lat": 36.178,
+            "dropoff_lng": -86.75,
+            "items": [{"name": "Milk", "quantity": 2}],
+            "order_value_cents": 4599,
+            "tip_cents": 300,
+        }
+    )
+    bare_body = json.dumps(
+        {
+            "merchant": ids["merchant_pk"],
+            "store": ids["store_pk"],
+            "external_order_id": "__ID__",
+            "customer_name": "Ann",
+            "customer_phone": "+16155550100",
+            "dropoff_address": "600 Main",
+            "dropoff_lat": 36.178,
+            "dropoff_lng": -86.75,
+            "items": [{"name": "Milk", "quantity": 2}],
+            "order_value_cents": 4599,
+            "fee_cents": 799,
+            "tip_cents": 300,
+            "currency": "USD",
+            "pickup_ready_at": "2030-01-01T12:00:00Z",
+            "dropoff_window_start": "2030-01-01T12:30:00Z",
+            "dropoff_window_end": "2030-01-01T13:30:00Z",
+        }
+    )
+    json_headers = {"Content-Type": "application/json"}
+    api_headers = {**json_headers, "Authorization": f"Bearer {API_KEY}", "Idempotency-Key": "x"}
+    try:
+        results = {
+            "bare_django_json": load(
+                f"{base}/bench/bare-json", args.seconds, args.connections, None, {}
+            ),
+            "bare_drf_create": load(
+                f"{base}/bench/bare-create", args.seconds, args.connections, bare_body, json_headers
+            ),
+            "post_orders": load(
+                f"{base}/api/v1/orders", args.seconds, args.connections, order_body, api_headers
+            ),
+        }
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    bare, ours = results["bare_drf_create"], results["post_orders"]
+    results["p6"] = {
+        "rps_ratio": ours["rps"] / bare["rps"],
+        "p99_ratio": ours["p99_ms"] / bare["p99_ms"],
+        "pass": ours["rps"] / bare["rps"] >= 0.6
+        and ours["p99_ms"] <= 2 * bare["p99_ms"]
+        and ours["non_2xx"] == 0,
+        "load_generator": "wrk" if load is _wrk else "python threads",
+    }
+    print("| endpoint | req/s | p50 ms | p99 ms | non-2xx |")
+    print("| --- | ---: | ---: | ---: | ---: |")
+    for name in ("bare_django_json", "bare_drf_create", "post_orders"):
+        r = results[name]
+        print(
+            f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non_2xx']} |"
+        )
+    p6 = results["p6"]
+    print(
+        f"\nP6: POST /orders = {p6['rps_ratio']:.2f}x bare create throughput (goal >= 0.6x), "
+        f"p99 {p6['p99_ratio']:.2f}x (goal <= 2x): {'PASS' if p6['pass'] else 'FAIL'}"
+    )
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
