@@ -141,6 +141,7 @@ class Trip(BaseModel):
     )
     route_km = models.FloatField(default=0)
     route_minutes = models.FloatField(default=0)
+    currency = models.CharField(max_length=3, default="USD")
     base_pay_cents = models.BigIntegerField(default=0, help_text="Pay before boosts and tips.")
     boost_cents = models.BigIntegerField(default=0)
     unaccepted_rounds = models.PositiveSmallIntegerField(default=0)
@@ -162,6 +163,12 @@ class Trip(BaseModel):
                 condition=~Q(status__in=["assigned", "at_store", "in_progress"])
                 | Q(driver__isnull=False),
                 name="trip_with_driver_has_driver",
+            ),
+            # A driver carries one trip at a time, whatever the concurrency (C2's cap).
+            models.UniqueConstraint(
+                fields=["driver"],
+                condition=Q(status__in=["assigned", "at_store", "in_progress"]),
+                name="one_active_trip_per_driver",
             ),
         ]
 

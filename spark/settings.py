@@ -5,6 +5,7 @@ cache and Celery on kombu's filesystem transport (a real worker and beat, no ser
 Setting DATABASE_URL and REDIS_URL switches to PostgreSQL and Redis.
 """
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -96,6 +97,12 @@ if EMBEDDED:
         "timeout": 20,
     }
 else:
+    # One test database per test run, so that parallel runs on one server never collide.
+    DATABASES["default"]["TEST"] = {
+        "NAME": env.str(
+            "SPARK_TEST_DB_NAME", default=f"test_{DATABASES['default']['NAME']}_{os.getpid()}"
+        )
+    }
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
@@ -230,8 +237,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Spark ----------------------------------------------------------------------------------
 SPARK_IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
-# An in-progress key older than this is treated as abandoned (its request died mid-flight).
-SPARK_IDEMPOTENCY_LOCK_TIMEOUT = timedelta(seconds=60)
+
+
 SPARK_WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool(
     "SPARK_WEBHOOK_ALLOW_PRIVATE_TARGETS", default=EMBEDDED
 )

@@ -19,6 +19,7 @@ from orders.services.orders import (
     order_mark_ready,
     order_tip_raise,
     order_transition,
+    order_transition_many,
 )
 from orders.services.quotes import estimate, eta_model_for, quote_create, store_is_open
 from orders.services.webhooks import (
@@ -48,6 +49,7 @@ __all__ = [
     "order_mark_ready",
     "order_tip_raise",
     "order_transition",
+    "order_transition_many",
     "quote_create",
     "store_is_open",
     "webhook_deliveries_send",

@@ -188,7 +188,7 @@ def _order_insert(
     return OrderCreated(order, True, body)
 
 
-def _event_write(
+def _event(
     order: Order,
     *,
     from_status: str,
@@ -199,7 +199,7 @@ def _event_write(
     note: str = "",
     location: Point | None = None,
 ) -> OrderEvent:
-    return OrderEvent.objects.create(
+    return OrderEvent(
         order=order,
         from_status=from_status,
         to_status=to_status,
@@ -213,12 +213,35 @@ def _event_write(
     )
 
 
+def _event_write(order: Order, **fields: Any) -> OrderEvent:
+    event = _event(order, **fields)
+    event.save()
+    return event
+
+
 def _emit(order: Order, type: str, events: list[OrderEvent] | None = None) -> dict[str, Any]:
     body = order_to_dict(order, events=events)
-    webhooks.webhook_event_emit(
-        merchant_id=order.merchant_id, order=order, type=type, data={"order": body}
+    webhooks.webhook_events_emit(
+        [webhooks.OutboxEvent(order.merchant_id, order, type, {"order": body})]
     )
     return body
+
+
+def _emit_many(orders: list[Order], type: str) -> None:
+    events_by_order: dict[int, list[OrderEvent]] = {order.id: [] for order in orders}
+    for event in OrderEvent.objects.filter(order_id__in=list(events_by_order)).order_by("at", "id"):
+        events_by_order[event.order_id].append(event)
+    webhooks.webhook_events_emit(
+        [
+            webhooks.OutboxEvent(
+                order.merchant_id,
+                order,
+                type,
+                {"order": order_to_dict(order, events=events_by_order[order.id])},
+            )
+            for order in orders
+        ]
+    )
 
 
 def _lock(order_id: int) -> Order:
@@ -230,32 +253,54 @@ def _lock(order_id: int) -> Order:
     return order
 
 
+def _orders_transition(
+    orders: list[Order], *, to: str, actor: Actor, note: str = "", location: Point | None = None
+) -> None:
+    """The only writer of Order.status: every order moves to `to`, or none does.
+
+    The caller holds the row locks. Set-based: one UPDATE, one insert of events, one of
+    webhook events and one of their deliveries, however many orders move together (a dispatch
+    round moves hundreds at once).
+    """
+    for order in orders:
+        if not order.can_transition_to(to):
+            raise InvalidTransition(
+                f"An order that is {order.status} cannot become {to}.",
+                current_status=order.status,
+                extra={"order_id": str(order.public_id)},
+            )
+    if not orders:
+        return
+    now = clock.now()
+    from_status = {order.id: order.status for order in orders}
+    update: dict[str, Any] = {"status": to, "status_changed_at": now, "updated_at": now}
+    if to == Order.Status.CANCELLED:
+        update["cancel_reason"] = note[:300]
+    Order.objects.filter(id__in=list(from_status)).update(**update)
+    for order in orders:
+        for field, value in update.items():
+            setattr(order, field, value)
+    OrderEvent.objects.bulk_create(
+        [
+            _event(
+                order,
+                from_status=from_status[order.id],
+                to_status=to,
+                actor=actor,
+                at=now,
+                note=note,
+                location=location,
+            )
+            for order in orders
+        ]
+    )
+    _emit_many(orders, f"order.{to}")
+
+
 def _order_transition(
     order: Order, *, to: str, actor: Actor, note: str = "", location: Point | None = None
 ) -> None:
-    """The only writer of Order.status. The caller holds the row lock."""
-    if not order.can_transition_to(to):
-        raise InvalidTransition(
-            f"An order that is {order.status} cannot become {to}.", current_status=order.status
-        )
-    now = clock.now()
-    from_status = order.status
-    order.status, order.status_changed_at = to, now
-    update = ["status", "status_changed_at", "updated_at"]
-    if to == Order.Status.CANCELLED:
-        order.cancel_reason = note[:300]
-        update.append("cancel_reason")
-    order.save(update_fields=update)
-    _event_write(
-        order,
-        from_status=from_status,
-        to_status=to,
-        actor=actor,
-        at=now,
-        note=note,
-        location=location,
-    )
-    _emit(order, f"order.{to}")
+    _orders_transition([order], to=to, actor=actor, note=note, location=location)
 
 
 @transaction.atomic
@@ -273,14 +318,45 @@ def order_transition(
     `expected_from` narrows the allowed sources, so that a late or repeated step never moves
     an order that has already moved on.
     """
-    order = _lock(order_id)
-    if expected_from is not None and order.status not in expected_from:
-        raise InvalidTransition(
-            f"An order that is {order.status} cannot become {to} here.",
-            current_status=order.status,
-        )
-    _order_transition(order, to=to, actor=actor, note=note, location=location)
-    return order
+    return order_transition_many(
+        order_ids=[order_id],
+        to=to,
+        actor=actor,
+        note=note,
+        location=location,
+        expected_from=expected_from,
+    )[0]
+
+
+@transaction.atomic
+def order_transition_many(
+    *,
+    order_ids: list[int],
+    to: str,
+    actor: Actor,
+    note: str = "",
+    location: Point | None = None,
+    expected_from: frozenset[str] | None = None,
+) -> list[Order]:
+    """Move several orders at once (a trip's orders); all or none. Locks in id order."""
+    ids = sorted(set(order_ids))
+    orders = list(
+        Order.objects.select_for_update(of=("self",))
+        .select_related("store")
+        .filter(id__in=ids)
+        .order_by("id")
+    )
+    if len(orders) != len(ids):
+        raise NotFound("No such order.")
+    for order in orders:
+        if expected_from is not None and order.status not in expected_from:
+            raise InvalidTransition(
+                f"An order that is {order.status} cannot become {to} here.",
+                current_status=order.status,
+                extra={"order_id": str(order.public_id)},
+            )
+    _orders_transition(orders, to=to, actor=actor, note=note, location=location)
+    return orders
 
 
 def _merchant_order_id(merchant: Merchant, public_id: object) -> int:

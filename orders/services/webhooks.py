@@ -16,6 +16,7 @@ import secrets
 import socket
 import time
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -127,41 +128,53 @@ def signing_secrets(endpoint: WebhookEndpoint, now: datetime) -> list[str]:
 # --- the outbox -----------------------------------------------------------------------------
 
 
-def webhook_event_emit(*, merchant_id: int, order: Order | None, type: str, data: dict) -> None:
-    """Write an event and its deliveries. Call inside the transaction of the change itself.
+@dataclass(frozen=True)
+class OutboxEvent:
+    merchant_id: int
+    order: Order | None
+    type: str
+    data: dict  # JSON-ready (strings for times and ids)
 
-    `data` must already be JSON-ready (strings for times and ids).
+
+def webhook_events_emit(events: list[OutboxEvent]) -> None:
+    """Write events and their deliveries. Call inside the transaction of the change itself.
+
+    Set-based: one insert for the events and one INSERT ... SELECT for the deliveries to every
+    active endpoint of each event's merchant, however many events there are.
     """
+    if not events:
+        return
     now = clock.now()
-    event_id = "evt_" + uuid.uuid4().hex
-    payload = {"id": event_id, "type": type, "created": now.isoformat(), "data": data}
-    event = WebhookEvent.objects.create(
-        public_id=event_id,
-        merchant_id=merchant_id,
-        order=order,
-        type=type,
-        payload=payload,
-        created_at=now,
-    )
-    # One statement for all the merchant's active endpoints (this runs on every order change).
+    rows = []
+    for e in events:
+        event_id = "evt_" + uuid.uuid4().hex
+        payload = {"id": event_id, "type": e.type, "created": now.isoformat(), "data": e.data}
+        rows.append(
+            WebhookEvent(
+                public_id=event_id,
+                merchant_id=e.merchant_id,
+                order=e.order,
+                type=e.type,
+                payload=payload,
+                created_at=now,
+            )
+        )
+    WebhookEvent.objects.bulk_create(rows)
+    ids = [row.id for row in rows]
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
             INSERT INTO {WebhookDelivery._meta.db_table}
                 (event_id, endpoint_id, order_id, status, attempts, next_attempt_at, created_at,
                  last_error)
-            SELECT %s, id, %s, %s, 0, %s, %s, ''
-            FROM {WebhookEndpoint._meta.db_table}
-            WHERE merchant_id = %s AND is_active
+            SELECT e.id, ep.id, e.order_id, %s, 0, %s, %s, ''
+            FROM {WebhookEvent._meta.db_table} e
+            JOIN {WebhookEndpoint._meta.db_table} ep
+              ON ep.merchant_id = e.merchant_id AND ep.is_active
+            WHERE e.id IN ({", ".join(["%s"] * len(ids))})
+            ORDER BY e.id, ep.id
             """,  # noqa: S608 (table names from the models, values as parameters)
-            [
-                event.id,
-                order.id if order else None,
-                WebhookDelivery.Status.PENDING,
-                now,
-                now,
-                merchant_id,
-            ],
+            [WebhookDelivery.Status.PENDING, now, now, *ids],
         )
         if cursor.rowcount:
             transaction.on_commit(_kick_relay)
