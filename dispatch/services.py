@@ -1,1 +1,0 @@
-"""The dispatch app's only public write API."""

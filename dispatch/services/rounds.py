@@ -1,0 +1,412 @@
+"""A dispatch round for one market: read the state, solve, write the offers in bulk.
+
+One round at a time per market (an advisory lock on PostgreSQL; SQLite serialises writers), run
+by one Celery task per market every few seconds — never a task per order. A round:
+1. expires due offers and drops cancelled orders from live trips (their own transactions);
+2. reads ready orders not yet in a trip, trips waiting in the pool, and free online drivers;
+3. asks the engine (dispatch/engine) for trips and an optimal assignment;
+4. prices each assignment from the rate card into an immutable offer, re-checking the driver's
+   minimum pay per mile against the real price, and writes offers, trips and order moves in bulk;
+5. broadcasts trips that stayed unaccepted for N rounds to every eligible nearby driver.
+"""
+
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from django.db import transaction
+from django.db.models import F, Sum
+
+from dispatch import engine
+from dispatch.models import DispatchEvent, DispatchRound, Offer, RateCard, Trip, TripStop
+from dispatch.selectors import availability_list_online, rate_card_for
+from dispatch.services import availability, offers, pricing, trips
+from dispatch.services.events import dispatch_event
+from drivers import selectors as driver_selectors
+from orders import selectors as order_selectors
+from spark.lib import clock
+from spark.lib.actors import Actor
+from spark.lib.db import try_advisory_xact_lock
+from spark.lib.geo import GreatCircleEta, Point
+
+ACTOR = Actor.system("dispatch")
+LOCATION_MAX_AGE = timedelta(minutes=5)
+
+
+@dataclass
+class RoundState:
+    now: datetime
+    card: RateCard
+    config: engine.EngineConfig
+    orders: dict[int, object] = field(default_factory=dict)  # id -> Order
+    new_orders: list[engine.OrderIn] = field(default_factory=list)
+    pooled: dict[str, Trip] = field(default_factory=dict)  # engine key -> trip
+    pooled_in: list[engine.TripIn] = field(default_factory=list)
+    broadcast: list[Trip] = field(default_factory=list)
+    drivers: dict[int, engine.DriverIn] = field(default_factory=dict)
+    profiles: dict[int, object] = field(default_factory=dict)
+
+
+def _size_units(order: object) -> int:
+    quantity = sum(int(item.get("quantity", 1)) for item in order.items or [])
+    return max(1, math.ceil(quantity / 10))
+
+
+def _order_in(order: object, card: RateCard, eta: GreatCircleEta) -> engine.OrderIn:
+    store = order.store
+    km = eta.road_km(Point(store.lat, store.lng), Point(order.dropoff_lat, order.dropoff_lng))
+    minutes = (
+        eta.travel_seconds(Point(store.lat, store.lng), Point(order.dropoff_lat, order.dropoff_lng))
+        / 60
+    )
+    solo = pricing.trip_pay(
+        card, engaged_km=km, minutes=minutes, stops=1, boost_cents=0, tip_cents=order.tip_cents
+    )
+    return engine.OrderIn(
+        id=order.id,
+        store_id=order.store_id,
+        pickup_lat=store.lat,
+        pickup_lng=store.lng,
+        dropoff_lat=order.dropoff_lat,
+        dropoff_lng=order.dropoff_lng,
+        ready_at=order.pickup_ready_at.timestamp(),
+        dropoff_window_start=order.dropoff_window_start.timestamp(),
+        dropoff_window_end=order.dropoff_window_end.timestamp(),
+        pay_cents=solo.total_cents,
+        size_units=_size_units(order),
+        contains_alcohol=order.contains_alcohol,
+    )
+
+
+def _read_orders(state: RoundState, market_id: int, eta: GreatCircleEta) -> None:
+    in_trips = TripStop.objects.filter(is_active=True, trip__status__in=Trip.ACTIVE).values(
+        "order_id"
+    )
+    ready = order_selectors.order_list_ready(market_id=market_id).exclude(id__in=in_trips)
+    for order in ready:
+        state.orders[order.id] = order
+        state.new_orders.append(_order_in(order, state.card, eta))
+    pooled = list(
+        Trip.objects.filter(market_id=market_id, status=Trip.Status.POOLED).prefetch_related(
+            "stops"
+        )
+    )
+    stop_order_ids = [s.order_id for t in pooled for s in t.stops.all() if s.is_active]
+    for order in order_selectors.order_list_by_ids(ids=stop_order_ids):
+        state.orders[order.id] = order
+    for trip in pooled:
+        order_ids = sorted(s.order_id for s in trip.stops.all() if s.is_active)
+        if not order_ids:
+            continue
+        if trip.unaccepted_rounds >= state.card.broadcast_after_rounds:
+            state.broadcast.append(trip)
+            continue
+        ins = tuple(_order_in(state.orders[i], state.card, eta) for i in order_ids)
+        state.pooled[engine.batching.trip_key(trip.store_id, order_ids)] = trip
+        state.pooled_in.append(
+            engine.TripIn(orders=ins, pay_cents=sum(o.pay_cents for o in ins) + trip.boost_cents)
+        )
+
+
+def _hours_this_week(driver_ids: list[int], now: datetime) -> dict[int, float]:
+    rows = (
+        Trip.objects.filter(driver_id__in=driver_ids, completed_at__gte=now - timedelta(days=7))
+        .values("driver_id")
+        .annotate(busy=Sum(F("completed_at") - F("assigned_at")))
+    )
+    return {r["driver_id"]: r["busy"].total_seconds() / 3600 for r in rows if r["busy"]}
+
+
+def _read_drivers(state: RoundState, market_id: int) -> None:
+    rows = list(availability_list_online(market_id=market_id))
+    ids = [r.driver_id for r in rows]
+    eligible = set(driver_selectors.driver_list_eligible(ids=ids))
+    busy = set(
+        Trip.objects.filter(driver_id__in=ids, status__in=Trip.WITH_DRIVER).values_list(
+            "driver_id", flat=True
+        )
+    ) | set(
+        Offer.objects.filter(driver_id__in=ids, status=Offer.Status.OPEN).values_list(
+            "driver_id", flat=True
+        )
+    )
+    free = [r for r in rows if r.driver_id in eligible and r.driver_id not in busy]
+    positions = availability.positions_for(market_id=market_id, rows=free)
+    hours = _hours_this_week([r.driver_id for r in free], state.now)
+    from dispatch.selectors import block_reservation_active_for_driver
+
+    for profile in driver_selectors.driver_list_dispatch_profiles(ids=[r.driver_id for r in free]):
+        pos = positions.get(profile.id)
+        if pos is None or state.now - pos.at > LOCATION_MAX_AGE:
+            continue  # no fresh position: not offered until the phone pings again
+        on_block = block_reservation_active_for_driver(driver_id=profile.id, at=state.now)
+        state.profiles[profile.id] = profile
+        state.drivers[profile.id] = engine.DriverIn(
+            id=profile.id,
+            lat=pos.lat,
+            lng=pos.lng,
+            is_21_plus=profile.is_21_plus,
+            no_alcohol=profile.no_alcohol,
+            max_pickup_km=profile.max_pickup_km,
+            min_pay_cents_per_mile=profile.min_pay_cents_per_mile,
+            capacity_units=profile.capacity_units,
+            hours_this_week=hours.get(profile.id, 0.0),
+            on_block=on_block is not None,
+        )
+
+
+def _trip_for(plan: engine.TripPlan, state: RoundState, market_id: int) -> Trip:
+    trip = state.pooled.get(plan.key)
+    if trip is not None:
+        return trip
+    trip = Trip.objects.create(
+        market_id=market_id,
+        store_id=plan.store_id,
+        status=Trip.Status.POOLED,
+        status_changed_at=state.now,
+        currency=state.card.currency,
+        route_km=round(plan.route_km, 3),
+        route_minutes=round(plan.route_s / 60, 1),
+    )
+    TripStop.objects.bulk_create(
+        [
+            TripStop(
+                trip=trip,
+                order_id=stop.order_id,
+                sequence=i + 1,
+                leg_km=round(stop.leg_km, 3),
+                eta_at=datetime.fromtimestamp(stop.eta_at, tz=state.now.tzinfo),
+            )
+            for i, stop in enumerate(plan.stops)
+        ]
+    )
+    return trip
+
+
+def _snapshot(trip: Trip, plan: engine.TripPlan, state: RoundState) -> list[dict]:
+    return [
+        {
+            "order_id": str(state.orders[stop.order_id].public_id),
+            "sequence": i + 1,
+            "address": state.orders[stop.order_id].dropoff_address,
+            "lat": stop.lat,
+            "lng": stop.lng,
+            "eta_at": datetime.fromtimestamp(stop.eta_at, tz=state.now.tzinfo).isoformat(),
+        }
+        for i, stop in enumerate(plan.stops)
+    ]
+
+
+def _offer(
+    trip: Trip,
+    plan: engine.TripPlan,
+    driver_id: int,
+    state: RoundState,
+    *,
+    pickup_km: float,
+    engaged_km: float,
+    last_eta: float,
+    reason: dict,
+    broadcast: bool = False,
+) -> Offer | None:
+    """Price the trip for this driver; None when it breaks the driver's pay-per-mile floor."""
+    tips = sum(state.orders[o.id].tip_cents for o in plan.orders)
+    minutes = max(1.0, (last_eta - state.now.timestamp()) / 60)
+    pay = pricing.trip_pay(
+        state.card,
+        engaged_km=engaged_km,
+        minutes=minutes,
+        stops=len(plan.stops),
+        boost_cents=trip.boost_cents,
+        tip_cents=tips,
+    )
+    floor = state.profiles[driver_id].min_pay_cents_per_mile
+    if floor and pay.cents_per_mile < floor:
+        return None
+    return Offer(
+        trip=trip,
+        driver_id=driver_id,
+        is_broadcast=broadcast,
+        currency=state.card.currency,
+        expires_at=state.now + timedelta(seconds=state.card.offer_ttl_seconds),
+        stops=_snapshot(trip, plan, state),
+        store_name=state.orders[plan.orders[0].id].store.name,
+        pickup_km=round(pickup_km, 2),
+        engaged_miles=pay.engaged_miles,
+        estimated_minutes=pay.minutes,
+        base_cents=pay.base_cents,
+        distance_cents=pay.distance_cents,
+        time_cents=pay.time_cents,
+        extra_stops_cents=pay.extra_stops_cents,
+        boost_cents=pay.boost_cents,
+        tip_cents=pay.tip_cents,
+        total_cents=pay.total_cents,
+        cents_per_mile=pay.cents_per_mile,
+        cents_per_hour=pay.cents_per_hour,
+        contains_alcohol=plan.contains_alcohol,
+        reason=reason,
+    )
+
+
+def _write_offers(
+    result: engine.RoundResult, state: RoundState, market_id: int, round_row: DispatchRound
+) -> list[Offer]:
+    made = []
+    for a in result.assignments:
+        trip = _trip_for(a.trip, state, market_id)
+        reason = {
+            "policy": round_row.policy,
+            "rank": a.rank,
+            "cost": round(a.cost, 1),
+            "terms": {k: round(v, 1) for k, v in a.terms.items()},
+            "pickup_km": round(a.pickup_km, 2),
+            "round_id": round_row.id,
+        }
+        offer = _offer(
+            trip,
+            a.trip,
+            a.driver_id,
+            state,
+            pickup_km=a.pickup_km,
+            engaged_km=a.engaged_km,
+            last_eta=a.dropoff_at[-1],
+            reason=reason,
+        )
+        if offer is not None:
+            offer.round = round_row
+            made.append(offer)
+    return made
+
+
+def _broadcast(
+    state: RoundState, taken: set[int], eta: GreatCircleEta, round_row: DispatchRound
+) -> list[Offer]:
+    """First come, first served: each long-waiting trip to every free, eligible driver nearby."""
+    made = []
+    for trip in state.broadcast:
+        order_ids = sorted(s.order_id for s in trip.stops.all() if s.is_active)
+        ins = tuple(_order_in(state.orders[i], state.card, eta) for i in order_ids)
+        plan = engine.plan_trip(
+            engine.TripIn(orders=ins),
+            now=state.now.timestamp(),
+            config=state.config,
+            eta=engine.HaversineEta.from_config(state.config),
+        )
+        store = Point(plan.pickup_lat, plan.pickup_lng)
+        for driver in state.drivers.values():
+            if driver.id in taken or not _may_carry(driver, plan):
+                continue
+            pickup_km = eta.road_km(Point(driver.lat, driver.lng), store)
+            if pickup_km > (driver.max_pickup_km or state.config.max_pickup_km):
+                continue
+            pickup_s = eta.travel_seconds(Point(driver.lat, driver.lng), store)
+            last_eta = state.now.timestamp() + pickup_s + plan.route_s
+            offer = _offer(
+                trip,
+                plan,
+                driver.id,
+                state,
+                pickup_km=pickup_km,
+                engaged_km=pickup_km + plan.route_km,
+                last_eta=last_eta,
+                reason={
+                    "policy": "broadcast",
+                    "round_id": round_row.id,
+                    "unaccepted_rounds": trip.unaccepted_rounds,
+                },
+                broadcast=True,
+            )
+            if offer is not None:
+                offer.round = round_row
+                made.append(offer)
+    return made
+
+
+def _may_carry(driver: engine.DriverIn, plan: engine.TripPlan) -> bool:
+    if plan.contains_alcohol and (not driver.is_21_plus or driver.no_alcohol):
+        return False
+    return driver.capacity_units >= plan.size_units
+
+
+def _commit_offers(made: list[Offer], state: RoundState) -> None:
+    if not made:
+        return
+    Offer.objects.bulk_create(made)
+    trip_ids = sorted({o.trip_id for o in made})
+    broadcast_ids = {o.trip_id for o in made if o.is_broadcast}
+    for trip in Trip.objects.select_for_update().filter(id__in=trip_ids).order_by("id"):
+        trips._trip_transition(
+            trip,
+            to=Trip.Status.OFFERED,
+            actor=ACTOR,
+            fields={"is_broadcast": trip.id in broadcast_ids},
+        )
+    DispatchEvent.objects.bulk_create(
+        [
+            dispatch_event(
+                entity=DispatchEvent.Entity.OFFER,
+                entity_id=o.id,
+                trip_id=o.trip_id,
+                from_status="",
+                to_status="open",
+                actor=ACTOR,
+                at=state.now,
+                note=f"driver {o.driver_id}",
+            )
+            for o in made
+        ]
+    )
+    order_ids = list(
+        TripStop.objects.filter(
+            trip_id__in=trip_ids, is_active=True, status=TripStop.Status.PENDING
+        ).values_list("order_id", flat=True)
+    )
+    trips._move_orders(order_ids, to=trips.ORDER["offered"], actor=ACTOR)
+
+
+def dispatch_round_run(*, market_id: int, policy: str = "optimal") -> DispatchRound | None:
+    """One round for one market; None when another round of the market is running."""
+    offers.offers_expire_due(market_id=market_id)
+    trips.trips_drop_cancelled_orders(market_id=market_id)
+    with transaction.atomic():
+        if not try_advisory_xact_lock(f"dispatch-round:{market_id}"):
+            return None
+        return _round(market_id, policy)
+
+
+def _round(market_id: int, policy: str) -> DispatchRound:
+    started = time.perf_counter()
+    now = clock.now()
+    market = order_selectors.market_get(market_id=market_id)
+    card = rate_card_for(market_id=market_id, at=now)
+    config = engine.EngineConfig(
+        speed_kmh=market.average_speed_kmh, detour_factor=market.detour_factor
+    )
+    eta = GreatCircleEta(speed_kmh=market.average_speed_kmh, detour_factor=market.detour_factor)
+    state = RoundState(now=now, card=card, config=config)
+    _read_orders(state, market_id, eta)
+    _read_drivers(state, market_id)
+    round_row = DispatchRound.objects.create(market_id=market_id, started_at=now, policy=policy)
+    result = engine.solve_round(
+        state.new_orders,
+        list(state.drivers.values()),
+        config,
+        policy=policy,
+        now=now.timestamp(),
+        trips=state.pooled_in,
+    )
+    made = _write_offers(result, state, market_id, round_row)
+    taken = {o.driver_id for o in made}
+    made += _broadcast(state, taken, eta, round_row)
+    _commit_offers(made, state)
+    round_row.finished_at = clock.now()
+    round_row.orders = len(state.new_orders) + sum(len(t.orders) for t in state.pooled_in)
+    round_row.drivers = len(state.drivers)
+    round_row.trips = result.stats.trips
+    round_row.offers_made = len(made)
+    round_row.candidate_arcs = result.stats.candidate_arcs
+    round_row.solve_ms = round(result.stats.total_ms, 2)
+    round_row.total_ms = round((time.perf_counter() - started) * 1000, 2)
+    round_row.save()
+    return round_row

@@ -1,0 +1,412 @@
+"""Trips: the one transition function, the driver's steps from store to door, ops actions.
+
+Every step moves the trip's orders through orders.services (which writes the order events and
+webhooks) in the same transaction, with the driver's location.
+"""
+
+from dataclasses import dataclass
+
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils.crypto import constant_time_compare
+
+from dispatch.models import DispatchEvent, Trip, TripStop
+from dispatch.services.events import dispatch_event
+from orders import selectors as order_selectors
+from orders import services as order_services
+from spark.lib import clock
+from spark.lib.actors import Actor
+from spark.lib.db import one_or_none
+from spark.lib.errors import ApplicationError, InvalidTransition, NotFound, Unprocessable
+from spark.lib.geo import Point
+
+# Order statuses by the step that sets them (orders owns the lifecycle; these are its values).
+ORDER = {
+    "ready": "ready_for_pickup",
+    "offered": "offered",
+    "assigned": "driver_assigned",
+    "at_store": "driver_at_store",
+    "picked_up": "picked_up",
+    "at_dropoff": "driver_at_dropoff",
+    "delivered": "delivered",
+    "undeliverable": "undeliverable",
+    "returning": "returning",
+    "returned": "returned_to_store",
+    "cancelled": "cancelled",
+}
+
+
+class ProofMissing(ApplicationError):
+    status_code = 422
+    code = "proof_of_delivery_missing"
+
+
+def _lock_trip(trip_id: int, *, driver_id: int | None = None) -> Trip:
+    qs = Trip.objects.select_for_update().filter(id=trip_id)
+    if driver_id is not None:
+        qs = qs.filter(driver_id=driver_id)
+    trip = one_or_none(qs)
+    if trip is None:
+        raise NotFound("No such trip.")
+    return trip
+
+
+def _trip_transition(
+    trip: Trip,
+    *,
+    to: str,
+    actor: Actor,
+    note: str = "",
+    location: Point | None = None,
+    fields: dict | None = None,
+) -> None:
+    """The only writer of Trip.status. The caller holds the row lock."""
+    if not trip.can_transition_to(to):
+        raise InvalidTransition(
+            f"A trip that is {trip.status} cannot become {to}.", current_status=trip.status
+        )
+    now = clock.now()
+    from_status = trip.status
+    trip.status, trip.status_changed_at = to, now
+    update = {"status", "status_changed_at", "updated_at"}
+    for name, value in (fields or {}).items():
+        setattr(trip, name, value)
+        update.add(name)
+    trip.save(update_fields=sorted(update))
+    dispatch_event(
+        entity=DispatchEvent.Entity.TRIP,
+        entity_id=trip.id,
+        trip_id=trip.id,
+        from_status=from_status,
+        to_status=to,
+        actor=actor,
+        at=now,
+        note=note,
+        location=location,
+    ).save()
+
+
+def active_stops(trip: Trip) -> list[TripStop]:
+    return list(trip.stops.filter(is_active=True).order_by("sequence"))
+
+
+def _pending_order_ids(trip: Trip) -> list[int]:
+    return [s.order_id for s in active_stops(trip) if s.status == TripStop.Status.PENDING]
+
+
+def _move_orders(
+    order_ids: list[int], *, to: str, actor: Actor, location: Point | None = None, note: str = ""
+) -> None:
+    if order_ids:
+        order_services.order_transition_many(
+            order_ids=order_ids, to=to, actor=actor, location=location, note=note
+        )
+
+
+@transaction.atomic
+def trip_arrive_at_store(*, trip_id: int, driver_id: int, actor: Actor, location: Point) -> Trip:
+    trip = _lock_trip(trip_id, driver_id=driver_id)
+    _trip_transition(
+        trip,
+        to=Trip.Status.AT_STORE,
+        actor=actor,
+        location=location,
+        fields={"arrived_at_store_at": clock.now()},
+    )
+    _move_orders(_pending_order_ids(trip), to=ORDER["at_store"], actor=actor, location=location)
+    return trip
+
+
+@transaction.atomic
+def trip_confirm_pickup(
+    *,
+    trip_id: int,
+    actor: Actor,
+    location: Point | None = None,
+    driver_id: int | None = None,
+    codes: dict[int, str] | None = None,
+) -> Trip:
+    """The hand-off: the driver enters each order's pickup code (which the store gives), or
+    store staff confirm it in their dashboard (then `codes` is None and driver_id is None)."""
+    trip = _lock_trip(trip_id, driver_id=driver_id)
+    order_ids = _pending_order_ids(trip)
+    if codes is not None:
+        orders = {o.id: o for o in order_selectors.order_list_by_ids(ids=order_ids)}
+        wrong = [
+            oid
+            for oid in order_ids
+            if not constant_time_compare((codes.get(oid) or "").strip(), orders[oid].pickup_code)
+        ]
+        if wrong:
+            raise Unprocessable(
+                "The pickup code does not match; ask the store associate for it.",
+                code="pickup_code_mismatch",
+                extra={"order_ids": wrong},
+            )
+    if trip.status == Trip.Status.ASSIGNED:  # staff may confirm before the driver checks in
+        _trip_transition(
+            trip,
+            to=Trip.Status.AT_STORE,
+            actor=actor,
+            location=location,
+            fields={"arrived_at_store_at": clock.now()},
+        )
+        _move_orders(order_ids, to=ORDER["at_store"], actor=actor, location=location)
+    _trip_transition(
+        trip,
+        to=Trip.Status.IN_PROGRESS,
+        actor=actor,
+        location=location,
+        fields={"picked_up_at": clock.now()},
+    )
+    _move_orders(order_ids, to=ORDER["picked_up"], actor=actor, location=location)
+    return trip
+
+
+def _lock_stop(trip: Trip, order_id: int) -> TripStop:
+    stop = one_or_none(
+        TripStop.objects.select_for_update().filter(trip=trip, order_id=order_id, is_active=True)
+    )
+    if stop is None:
+        raise NotFound("No such stop on this trip.")
+    return stop
+
+
+def _require_in_progress(trip: Trip) -> None:
+    if trip.status != Trip.Status.IN_PROGRESS:
+        raise InvalidTransition(
+            "Pick up the orders before delivering them.", current_status=trip.status
+        )
+
+
+@transaction.atomic
+def trip_stop_arrive(
+    *, trip_id: int, driver_id: int, order_id: int, actor: Actor, location: Point
+) -> TripStop:
+    trip = _lock_trip(trip_id, driver_id=driver_id)
+    _require_in_progress(trip)
+    stop = _lock_stop(trip, order_id)
+    order_services.order_transition(
+        order_id=order_id,
+        to=ORDER["at_dropoff"],
+        actor=actor,
+        location=location,
+        expected_from=frozenset({ORDER["picked_up"]}),
+    )
+    return stop
+
+
+@dataclass(frozen=True)
+class Proof:
+    photo: UploadedFile | None = None
+    signature_name: str = ""
+    pin: str = ""
+    id_checked: bool = False
+
+
+def _check_proof(order: object, proof: Proof) -> dict:
+    """What the order's requirements ask for at the door; raises with what is missing."""
+    missing = []
+    if order.signature_required and not proof.signature_name.strip():
+        missing.append("the recipient's name as signature")
+    if order.pin_required and not constant_time_compare(proof.pin.strip(), order.dropoff_pin):
+        missing.append("the customer's PIN")
+    if order.contains_alcohol and not proof.id_checked:
+        missing.append("an ID check (21 or over)")
+    if proof.photo is None and not order.signature_required:
+        missing.append("a photo of the delivered order")
+    if missing:
+        raise ProofMissing(
+            "Proof of delivery needs " + ", ".join(missing) + ".", extra={"missing": missing}
+        )
+    return {
+        "pod_signature_name": proof.signature_name.strip()[:200],
+        "pod_pin_ok": True if order.pin_required else None,
+        "pod_id_checked": True if order.contains_alcohol else None,
+    }
+
+
+@transaction.atomic
+def trip_stop_deliver(
+    *, trip_id: int, driver_id: int, order_id: int, proof: Proof, actor: Actor, location: Point
+) -> TripStop:
+    trip = _lock_trip(trip_id, driver_id=driver_id)
+    _require_in_progress(trip)
+    stop = _lock_stop(trip, order_id)
+    order = order_selectors.order_get(order_id=order_id)
+    fields = _check_proof(order, proof)
+    if order.status == ORDER["picked_up"]:  # the driver skipped "arrived": record it too
+        order_services.order_transition(
+            order_id=order_id, to=ORDER["at_dropoff"], actor=actor, location=location
+        )
+    order_services.order_transition(
+        order_id=order_id,
+        to=ORDER["delivered"],
+        actor=actor,
+        location=location,
+        expected_from=frozenset({ORDER["at_dropoff"]}),
+    )
+    now = clock.now()
+    for name, value in fields.items():
+        setattr(stop, name, value)
+    if proof.photo is not None:
+        stop.pod_photo.save(f"{stop.trip_id}-{order_id}.jpg", proof.photo, save=False)
+    stop.status, stop.delivered_at = TripStop.Status.DELIVERED, now
+    stop.pod_lat, stop.pod_lng = location.lat, location.lng
+    stop.save()
+    _complete_if_done(trip, actor=actor, location=location)
+    return stop
+
+
+@transaction.atomic
+def trip_stop_undeliverable(
+    *, trip_id: int, driver_id: int, order_id: int, reason: str, actor: Actor, location: Point
+) -> TripStop:
+    if not reason.strip():
+        raise Unprocessable("Say why the order cannot be delivered.", code="reason_required")
+    trip = _lock_trip(trip_id, driver_id=driver_id)
+    _require_in_progress(trip)
+    stop = _lock_stop(trip, order_id)
+    for to in (ORDER["undeliverable"], ORDER["returning"]):
+        order_services.order_transition(
+            order_id=order_id, to=to, actor=actor, location=location, note=reason.strip()
+        )
+    stop.status, stop.undeliverable_reason = TripStop.Status.UNDELIVERABLE, reason.strip()[:300]
+    stop.save(update_fields=["status", "undeliverable_reason"])
+    return stop
+
+
+@transaction.atomic
+def trip_stop_return(
+    *,
+    trip_id: int,
+    order_id: int,
+    actor: Actor,
+    location: Point | None = None,
+    driver_id: int | None = None,
+) -> TripStop:
+    """The order is back at the store (the driver says so, or store staff confirm it)."""
+    trip = _lock_trip(trip_id, driver_id=driver_id)
+    stop = _lock_stop(trip, order_id)
+    if stop.status != TripStop.Status.UNDELIVERABLE:
+        raise InvalidTransition(
+            "Only an undeliverable order goes back to the store.", current_status=stop.status
+        )
+    order_services.order_transition(
+        order_id=order_id, to=ORDER["returned"], actor=actor, location=location
+    )
+    stop.status = TripStop.Status.RETURNED
+    stop.save(update_fields=["status"])
+    _complete_if_done(trip, actor=actor, location=location)
+    return stop
+
+
+def _complete_if_done(trip: Trip, *, actor: Actor, location: Point | None) -> None:
+    stops = active_stops(trip)
+    final = {TripStop.Status.DELIVERED, TripStop.Status.RETURNED}
+    if stops and all(s.status in final for s in stops):
+        _trip_transition(
+            trip,
+            to=Trip.Status.COMPLETED,
+            actor=actor,
+            location=location,
+            fields={"completed_at": clock.now()},
+        )
+
+
+# --- back to the pool, cancellation, ops --------------------------------------------------
+
+
+def trip_return_to_pool(trip: Trip, *, actor: Actor, note: str, boost_cents: int) -> None:
+    """Declined, expired, or taken off a driver: the trip waits for the next round, boosted.
+
+    Caller holds the lock. Open offers are withdrawn; orders go back to ready_for_pickup.
+    """
+    from dispatch.services import offers  # the offer and trip modules call each other
+
+    offers.offers_withdraw_open(trip=trip, actor=actor, note=note)
+    fields = {
+        "driver": None,
+        "assigned_at": None,
+        "arrived_at_store_at": None,
+        "is_broadcast": False,
+        "boost_cents": boost_cents,
+        "unaccepted_rounds": trip.unaccepted_rounds + 1,
+    }
+    _trip_transition(trip, to=Trip.Status.POOLED, actor=actor, note=note, fields=fields)
+    _move_orders(_pending_order_ids(trip), to=ORDER["ready"], actor=actor, note=note)
+
+
+@transaction.atomic
+def trip_reassign(*, trip_id: int, actor: Actor, reason: str) -> Trip:
+    """Ops take a trip off its driver (before pickup); it goes back to the pool."""
+    if not reason.strip():
+        raise Unprocessable("A reason is required.", code="reason_required")
+    trip = _lock_trip(trip_id)
+    if trip.status not in {Trip.Status.ASSIGNED, Trip.Status.AT_STORE, Trip.Status.OFFERED}:
+        raise InvalidTransition(
+            "Only a trip not yet picked up can be reassigned.", current_status=trip.status
+        )
+    trip_return_to_pool(trip, actor=actor, note=reason.strip(), boost_cents=trip.boost_cents)
+    return trip
+
+
+@transaction.atomic
+def trip_cancel(*, trip_id: int, actor: Actor, reason: str) -> Trip:
+    """Ops cancel a trip and its orders (before pickup)."""
+    if not reason.strip():
+        raise Unprocessable("A reason is required.", code="reason_required")
+    trip = _lock_trip(trip_id)
+    if trip.status not in {
+        Trip.Status.POOLED,
+        Trip.Status.OFFERED,
+        Trip.Status.ASSIGNED,
+        Trip.Status.AT_STORE,
+    }:
+        raise InvalidTransition(
+            "Only a trip not yet picked up can be cancelled.", current_status=trip.status
+        )
+    from dispatch.services import offers
+
+    offers.offers_withdraw_open(trip=trip, actor=actor, note=reason)
+    for order_id in _pending_order_ids(trip):
+        order_services.order_cancel(order_id=order_id, actor=actor, reason=reason.strip())
+    _trip_transition(trip, to=Trip.Status.CANCELLED, actor=actor, note=reason.strip())
+    return trip
+
+
+@transaction.atomic
+def trips_drop_cancelled_orders(*, market_id: int) -> int:
+    """Pull, not push: orders the shop cancelled leave their live trips; an empty trip ends.
+
+    Returns how many stops were removed. A driver already on the way keeps a cancelled trip
+    (status cancelled from assigned/at_store), which payouts pays as a cancellation.
+    """
+    stops = list(
+        TripStop.objects.select_for_update(of=("self",))
+        .filter(
+            is_active=True,
+            status=TripStop.Status.PENDING,
+            trip__market_id=market_id,
+            trip__status__in=Trip.ACTIVE,
+            order__status=ORDER["cancelled"],
+        )
+        .select_related("trip")
+    )
+    actor = Actor.system("dispatch")
+    for stop in stops:
+        stop.is_active, stop.status = False, TripStop.Status.REMOVED
+        stop.save(update_fields=["is_active", "status"])
+    for trip_id in {s.trip_id for s in stops}:
+        trip = _lock_trip(trip_id)
+        if not active_stops(trip):
+            from dispatch.services import offers
+
+            offers.offers_withdraw_open(trip=trip, actor=actor, note="orders cancelled")
+            _trip_transition(
+                trip,
+                to=Trip.Status.CANCELLED,
+                actor=actor,
+                note="all orders were cancelled by the shop",
+            )
+    return len(stops)

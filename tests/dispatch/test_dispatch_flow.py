@@ -1,0 +1,372 @@
+"""Rounds, offers and the trip from store to door, through the services."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from freezegun import freeze_time
+
+from dispatch import services
+from dispatch.models import DispatchRound, Offer, Trip, TripStop
+from orders import services as order_services
+from orders.models import Order
+from spark.lib.actors import Actor
+from spark.lib.errors import InvalidTransition, NotFound
+from spark.lib.geo import Point
+from tests.dispatch.conftest import online_driver
+from tests.drivers import files
+from tests.drivers.factories import driver_in
+from tests.orders.helpers import make_order
+
+pytestmark = pytest.mark.django_db
+HERE = Point(36.17, -86.78)
+
+
+def _actor(driver):
+    return Actor.user(driver.user, role="driver")
+
+
+def _ready(store, **kwargs):
+    return make_order(store, Order.Status.READY_FOR_PICKUP, **kwargs)
+
+
+def _offer_for(driver):
+    return Offer.objects.get(driver=driver, status=Offer.Status.OPEN)
+
+
+def test_round_offers_a_ready_order_to_an_online_driver(city):
+    market, store = city
+    driver = online_driver(market)
+    order = _ready(store)
+    round_row = services.dispatch_round_run(market_id=market.id)
+    assert round_row.offers_made == 1
+    offer = _offer_for(driver)
+    assert offer.trip.status == Trip.Status.OFFERED
+    assert offer.total_cents == (
+        offer.base_cents
+        + offer.distance_cents
+        + offer.time_cents
+        + offer.extra_stops_cents
+        + offer.boost_cents
+        + offer.tip_cents
+    )
+    assert offer.tip_cents == order.tip_cents
+    assert offer.engaged_miles > 0 and offer.cents_per_mile > 0
+    assert offer.reason["rank"] == 1 and "pickup_eta_s" in offer.reason["terms"]
+    order.refresh_from_db()
+    assert order.status == Order.Status.OFFERED
+    assert DispatchRound.objects.count() == 1
+
+
+def test_round_offers_nothing_to_offline_or_unapproved_drivers(city):
+    market, store = city
+    gone = online_driver(market)
+    services.driver_go_offline(driver_id=gone.id)
+    driver_in("suspended", home_market=market)
+    _ready(store)
+    assert services.dispatch_round_run(market_id=market.id).offers_made == 0
+
+
+def test_unapproved_driver_cannot_go_online(city):
+    market, _ = city
+    for status in ("applied", "documents_pending", "screening", "suspended", "deactivated"):
+        driver = driver_in(status, home_market=market)
+        with pytest.raises(services.NotEligible):
+            services.driver_go_online(driver_id=driver.id, lat=36.1, lng=-86.7)
+
+
+def test_accept_assigns_the_trip_and_moves_its_orders(city):
+    market, store = city
+    driver = online_driver(market)
+    order = _ready(store)
+    services.dispatch_round_run(market_id=market.id)
+    offer = services.offer_accept(
+        offer_public_id=_offer_for(driver).public_id, driver_id=driver.id, actor=_actor(driver)
+    )
+    assert offer.status == Offer.Status.ACCEPTED
+    trip = Trip.objects.get()
+    assert (trip.status, trip.driver_id) == (Trip.Status.ASSIGNED, driver.id)
+    order.refresh_from_db()
+    assert order.status == Order.Status.DRIVER_ASSIGNED
+
+
+def test_offer_accept_fails_when_expired(city):
+    market, store = city
+    driver = online_driver(market)
+    _ready(store)
+    services.dispatch_round_run(market_id=market.id)
+    offer = _offer_for(driver)
+    with freeze_time(offer.expires_at + timedelta(seconds=1)), pytest.raises(services.OfferExpired):
+        services.offer_accept(
+            offer_public_id=offer.public_id, driver_id=driver.id, actor=_actor(driver)
+        )
+
+
+def test_another_drivers_offer_is_404(city):
+    market, store = city
+    driver = online_driver(market)
+    other = online_driver(market, lat=36.30)
+    _ready(store)
+    services.dispatch_round_run(market_id=market.id)
+    offer = _offer_for(driver)
+    with pytest.raises(NotFound):
+        services.offer_accept(
+            offer_public_id=offer.public_id, driver_id=other.id, actor=_actor(other)
+        )
+
+
+def test_decline_returns_the_trip_to_the_pool_with_a_boost(city):
+    market, store = city
+    driver = online_driver(market)
+    order = _ready(store)
+    services.dispatch_round_run(market_id=market.id)
+    offer = _offer_for(driver)
+    services.offer_decline(
+        offer_public_id=offer.public_id, driver_id=driver.id, actor=_actor(driver)
+    )
+    trip = Trip.objects.get()
+    assert trip.status == Trip.Status.POOLED
+    assert trip.unaccepted_rounds == 1 and trip.boost_cents == 150
+    order.refresh_from_db()
+    assert order.status == Order.Status.READY_FOR_PICKUP
+    services.dispatch_round_run(market_id=market.id)
+    again = Offer.objects.filter(status=Offer.Status.OPEN).get()
+    assert again.boost_cents == 150
+    assert again.total_cents == offer.total_cents + 150
+
+
+def test_expired_offers_are_boosted_then_broadcast(city):
+    market, store = city
+    drivers = [online_driver(market, lat=36.16 + i * 0.005) for i in range(3)]
+    _ready(store)
+    now = timezone.now()
+    for i in range(5):
+        with freeze_time(now + timedelta(minutes=2 * i)):
+            for d in drivers:
+                services.driver_location_update(
+                    driver_id=d.id, market_id=market.id, lat=36.16, lng=-86.78
+                )
+            services.dispatch_round_run(market_id=market.id)
+    trip = Trip.objects.get()
+    assert trip.unaccepted_rounds == 4
+    assert trip.is_broadcast and trip.status == Trip.Status.OFFERED
+    open_offers = Offer.objects.filter(trip=trip, status=Offer.Status.OPEN)
+    assert open_offers.count() == 3
+    assert all(o.is_broadcast for o in open_offers)
+    first, second = list(open_offers)[:2]
+    services.offer_accept(
+        offer_public_id=first.public_id, driver_id=first.driver_id, actor=Actor.system("t")
+    )
+    with pytest.raises(services.OfferNotAvailable):
+        services.offer_accept(
+            offer_public_id=second.public_id, driver_id=second.driver_id, actor=Actor.system("t")
+        )
+    assert Offer.objects.filter(trip=trip, status=Offer.Status.ACCEPTED).count() == 1
+
+
+def _assigned_trip(city, **order_kwargs):
+    market, store = city
+    driver = online_driver(market)
+    order = _ready(store, **order_kwargs)
+    services.dispatch_round_run(market_id=market.id)
+    services.offer_accept(
+        offer_public_id=_offer_for(driver).public_id, driver_id=driver.id, actor=_actor(driver)
+    )
+    return driver, Trip.objects.get(), Order.objects.get(id=order.id)
+
+
+def _photo():
+    return SimpleUploadedFile("pod.jpg", files.jpeg_with_gps(), content_type="image/jpeg")
+
+
+def test_trip_flow_from_store_to_door_with_photo_proof(city):
+    driver, trip, order = _assigned_trip(city)
+    actor = _actor(driver)
+    services.trip_arrive_at_store(trip_id=trip.id, driver_id=driver.id, actor=actor, location=HERE)
+    with pytest.raises(Exception, match="pickup code"):
+        services.trip_confirm_pickup(
+            trip_id=trip.id,
+            driver_id=driver.id,
+            actor=actor,
+            location=HERE,
+            codes={order.id: "0000x"},
+        )
+    services.trip_confirm_pickup(
+        trip_id=trip.id,
+        driver_id=driver.id,
+        actor=actor,
+        location=HERE,
+        codes={order.id: order.pickup_code},
+    )
+    services.trip_stop_arrive(
+        trip_id=trip.id, driver_id=driver.id, order_id=order.id, actor=actor, location=HERE
+    )
+    with pytest.raises(services.ProofMissing):
+        services.trip_stop_deliver(
+            trip_id=trip.id,
+            driver_id=driver.id,
+            order_id=order.id,
+            proof=services.Proof(),
+            actor=actor,
+            location=HERE,
+        )
+    services.trip_stop_deliver(
+        trip_id=trip.id,
+        driver_id=driver.id,
+        order_id=order.id,
+        proof=services.Proof(photo=_photo()),
+        actor=actor,
+        location=HERE,
+    )
+    trip.refresh_from_db()
+    order.refresh_from_db()
+    assert trip.status == Trip.Status.COMPLETED and trip.completed_at
+    assert order.status == Order.Status.DELIVERED
+    stop = TripStop.objects.get(trip=trip)
+    assert stop.pod_photo and stop.pod_lat == HERE.lat
+    statuses = [e.to_status for e in order.events.all()]
+    assert statuses == [
+        "created",
+        "ready_for_pickup",
+        "offered",
+        "driver_assigned",
+        "driver_at_store",
+        "picked_up",
+        "driver_at_dropoff",
+        "delivered",
+    ]
+    assert order.events.get(to_status="delivered").lat == HERE.lat
+
+
+def test_delivery_needs_pin_and_id_check_when_the_order_asks(city):
+    driver, trip, order = _assigned_trip(city, pin_required=True, contains_alcohol=True)
+    actor = _actor(driver)
+    services.trip_confirm_pickup(
+        trip_id=trip.id,
+        driver_id=driver.id,
+        actor=actor,
+        location=HERE,
+        codes={order.id: order.pickup_code},
+    )
+    bad = services.Proof(photo=_photo(), pin="9999" if order.dropoff_pin != "9999" else "0000")
+    with pytest.raises(services.ProofMissing) as exc:
+        services.trip_stop_deliver(
+            trip_id=trip.id,
+            driver_id=driver.id,
+            order_id=order.id,
+            proof=bad,
+            actor=actor,
+            location=HERE,
+        )
+    assert len(exc.value.extra["missing"]) == 2
+    good = services.Proof(photo=_photo(), pin=order.dropoff_pin, id_checked=True)
+    services.trip_stop_deliver(
+        trip_id=trip.id,
+        driver_id=driver.id,
+        order_id=order.id,
+        proof=good,
+        actor=actor,
+        location=HERE,
+    )
+    stop = TripStop.objects.get(trip=trip)
+    assert stop.pod_pin_ok is True and stop.pod_id_checked is True
+
+
+def test_undeliverable_order_goes_back_to_the_store(city):
+    driver, trip, order = _assigned_trip(city)
+    actor = _actor(driver)
+    services.trip_confirm_pickup(
+        trip_id=trip.id,
+        driver_id=driver.id,
+        actor=actor,
+        location=HERE,
+        codes={order.id: order.pickup_code},
+    )
+    services.trip_stop_undeliverable(
+        trip_id=trip.id,
+        driver_id=driver.id,
+        order_id=order.id,
+        reason="Nobody home, no safe place",
+        actor=actor,
+        location=HERE,
+    )
+    order.refresh_from_db()
+    assert order.status == Order.Status.RETURNING
+    services.trip_stop_return(
+        trip_id=trip.id, driver_id=driver.id, order_id=order.id, actor=actor, location=HERE
+    )
+    order.refresh_from_db()
+    trip.refresh_from_db()
+    assert order.status == Order.Status.RETURNED_TO_STORE
+    assert trip.status == Trip.Status.COMPLETED
+
+
+def test_steps_out_of_order_are_refused(city):
+    driver, trip, order = _assigned_trip(city)
+    with pytest.raises(InvalidTransition):
+        services.trip_stop_deliver(
+            trip_id=trip.id,
+            driver_id=driver.id,
+            order_id=order.id,
+            proof=services.Proof(photo=_photo()),
+            actor=_actor(driver),
+            location=HERE,
+        )
+
+
+def test_another_driver_cannot_work_the_trip(city):
+    driver, trip, order = _assigned_trip(city)
+    other = online_driver(city[0], lat=36.3)
+    with pytest.raises(NotFound):
+        services.trip_arrive_at_store(
+            trip_id=trip.id, driver_id=other.id, actor=_actor(other), location=HERE
+        )
+
+
+def test_an_order_cancelled_by_the_shop_leaves_its_trip(city):
+    driver, trip, order = _assigned_trip(city)
+    order_services.order_cancel(order_id=order.id, actor=Actor.system("shop"), reason="oos")
+    services.trips_drop_cancelled_orders(market_id=city[0].id)
+    trip.refresh_from_db()
+    assert trip.status == Trip.Status.CANCELLED
+    assert not TripStop.objects.filter(trip=trip, is_active=True).exists()
+
+
+def test_ops_reassign_puts_the_trip_back_in_the_pool(city):
+    driver, trip, order = _assigned_trip(city)
+    services.trip_reassign(trip_id=trip.id, actor=Actor.system("ops"), reason="driver stuck")
+    trip.refresh_from_db()
+    order.refresh_from_db()
+    assert trip.status == Trip.Status.POOLED and trip.driver_id is None
+    assert order.status == Order.Status.READY_FOR_PICKUP
+
+
+def test_alcohol_is_never_offered_to_an_under_21_driver(city):
+    market, store = city
+    young = online_driver(market, is_21_plus=False)
+    _ready(store, contains_alcohol=True)
+    services.dispatch_round_run(market_id=market.id)
+    assert not Offer.objects.filter(driver=young).exists()
+
+
+def test_a_drivers_minimum_pay_per_mile_is_respected(city):
+    market, store = city
+    picky = online_driver(market)
+    picky.min_pay_cents_per_mile = 100_000
+    picky.save(update_fields=["min_pay_cents_per_mile"])
+    _ready(store)
+    services.dispatch_round_run(market_id=market.id)
+    assert not Offer.objects.filter(driver=picky).exists()
+
+
+def test_two_ready_orders_to_nearby_addresses_are_batched(city):
+    market, store = city
+    online_driver(market)
+    a = _ready(store, external_order_id="A")
+    b = _ready(store, external_order_id="B")
+    assert a.dropoff_lat == b.dropoff_lat
+    services.dispatch_round_run(market_id=market.id)
+    offer = Offer.objects.get(status=Offer.Status.OPEN)
+    assert len(offer.stops) == 2
+    assert offer.extra_stops_cents == 200
