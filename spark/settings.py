@@ -38,10 +38,12 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "axes",
     "django_htmx",
+    "pgtrigger",
     "spark.lib",
     "orders",
     "drivers",
@@ -172,6 +174,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "spark.lib.api.exception_handler",
+    # Per-driver accept limit (A6): above it, 429. Throttles are a brake, not a lock.
+    "DEFAULT_THROTTLE_RATES": {"offer_accept": env.str("SPARK_OFFER_ACCEPT_RATE", "30/min")},
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
@@ -228,6 +232,20 @@ CELERY_BEAT_SCHEDULE = {
         "task": "orders.tasks.webhook_deliveries_send",
         "schedule": timedelta(seconds=5),
         "options": {"expires": 5},
+    },
+    "dispatch-rounds": {
+        "task": "dispatch.tasks.dispatch_rounds_schedule",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5},
+    },
+    "offers-expire-due": {
+        "task": "dispatch.tasks.offers_expire_due",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5},
+    },
+    "driver-locations-flush": {
+        "task": "dispatch.tasks.driver_locations_flush",
+        "schedule": timedelta(seconds=30),
     },
     "idempotency-keys-purge": {
         "task": "orders.tasks.idempotency_keys_purge",
@@ -309,9 +327,7 @@ SCREENING_SANDBOX_WEBHOOK_SECRETS = env.list("SPARK_SCREENING_SANDBOX_SECRETS", 
 SCREENING_SANDBOX_DELIVERY = env.str("SPARK_SCREENING_SANDBOX_DELIVERY", default="auto")
 SCREENING_SANDBOX_DELAY_SECONDS = env.int("SPARK_SCREENING_SANDBOX_DELAY_SECONDS", default=5)
 SCREENING_WEBHOOK_TIMEOUT_SECONDS = 10
-SCREENING_ADVERSE_ACTION_WAIT = timedelta(
-    days=env.int("SPARK_ADVERSE_ACTION_WAIT_DAYS", default=7)
-)
+SCREENING_ADVERSE_ACTION_WAIT = timedelta(days=env.int("SPARK_ADVERSE_ACTION_WAIT_DAYS", default=7))
 
 CELERY_BEAT_SCHEDULE["drivers-documents-expiry"] = {
     "task": "drivers.tasks.documents_expiry_sweep",
@@ -320,4 +336,40 @@ CELERY_BEAT_SCHEDULE["drivers-documents-expiry"] = {
 CELERY_BEAT_SCHEDULE["drivers-adverse-actions-finish"] = {
     "task": "drivers.tasks.background_checks_adverse_action_finish_due",
     "schedule": timedelta(hours=1),
+}
+
+# --- Payouts --------------------------------------------------------------------------------
+# Payout provider: the in-process sandbox (records transfers, can be told to fail) or Stripe
+# Connect transfers. With USE_STRIPE_PAYOUTS on, a missing STRIPE_API_KEY stops the start.
+USE_STRIPE_PAYOUTS = env.bool("USE_STRIPE_PAYOUTS", default=False)
+STRIPE_API_KEY = env.str("STRIPE_API_KEY") if USE_STRIPE_PAYOUTS else ""
+STRIPE_API_BASE = env.str("STRIPE_API_BASE", default="https://api.stripe.com")
+STRIPE_TIMEOUT_SECONDS = 20
+PAYOUTS_PROVIDER = "stripe" if USE_STRIPE_PAYOUTS else "sandbox"
+# The sandbox fails every transfer with this reason when set (demos of the failure path).
+PAYOUTS_SANDBOX_FAIL_WITH = env.str("SPARK_PAYOUTS_SANDBOX_FAIL_WITH", default="")
+# Yearly nonemployee compensation at or above this is reported (US 1099-NEC: $600).
+PAYOUTS_TAX_THRESHOLD_CENTS = env.int("SPARK_TAX_THRESHOLD_CENTS", default=60000)
+# How far back the earnings sweep looks for completed trips, tip changes and blocks.
+PAYOUTS_SWEEP_LOOKBACK = timedelta(days=env.int("SPARK_PAYOUTS_LOOKBACK_DAYS", default=8))
+PAYOUTS_SUBMIT_CHUNK = 1000
+# Tests build tables without migrations: install the ledger's triggers after `migrate` too.
+PGTRIGGER_INSTALL_ON_MIGRATE = True
+CELERY_BEAT_SCHEDULE["payouts-earnings-post"] = {
+    "task": "payouts.tasks.earnings_post",
+    "schedule": timedelta(minutes=1),
+    "options": {"expires": 60},
+}
+CELERY_BEAT_SCHEDULE["payouts-batches-settle-due"] = {
+    "task": "payouts.tasks.payout_batches_settle_due",
+    "schedule": timedelta(hours=1),
+}
+CELERY_BEAT_SCHEDULE["payouts-resume"] = {
+    "task": "payouts.tasks.payouts_resume",
+    "schedule": timedelta(minutes=5),
+    "options": {"expires": 300},
+}
+CELERY_BEAT_SCHEDULE["payouts-reconcile"] = {
+    "task": "payouts.tasks.reconciliation_run",
+    "schedule": timedelta(days=1),
 }

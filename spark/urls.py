@@ -2,6 +2,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from dispatch.urls import api_urlpatterns as driver_api
+from drivers.api import ScreeningWebhookApi
 from orders.urls import api_urlpatterns as order_api
 from orders.urls import tracking_urlpatterns
 from spark import views
@@ -11,8 +13,15 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("api/v1/driver/", include((driver_api, "driver-api"))),
     path("api/v1/", include((order_api, "api"))),
+    path(
+        "api/v1/webhooks/screening/<str:provider>",
+        ScreeningWebhookApi.as_view(),
+        name="screening_webhook",
+    ),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("t/", include((tracking_urlpatterns, "tracking"))),
+    path("driver/", include("drivers.urls")),
 ]

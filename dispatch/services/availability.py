@@ -95,7 +95,7 @@ def _cache_position(market_id: int, driver_id: int, lat: float, lng: float, at: 
     if client is None:
         return
     pipe = client.pipeline(transaction=False)
-    pipe.hset(_hash_key(market_id), str(driver_id), f"{lat:.6f},{lng:.6f},{at.timestamp():.0f}")
+    pipe.hset(_hash_key(market_id), str(driver_id), f"{lat:.6f},{lng:.6f},{at.timestamp():.3f}")
     pipe.geoadd(f"{_hash_key(market_id)}:geo", (lng, lat, str(driver_id)))
     pipe.execute()
 

@@ -1,7 +1,7 @@
 """Offers: accept (exactly one winner), decline, expire, withdraw.
 
-Accepting is two conditional UPDATEs in one transaction: the offer must still be open and
-unexpired, and the trip must still be waiting for a driver. Whatever the concurrency, one
+Accepting is two conditional UPDATEs in one transaction: the trip must still be waiting for a
+driver, and the offer must still be open and unexpired. Whatever the concurrency, one
 driver wins a trip (C1): a second accept finds the offer or the trip already changed and gets
 409. The partial unique indexes (one accepted offer per trip, one active trip per driver) are
 the database's backstop.
@@ -71,15 +71,11 @@ def offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> Of
 @transaction.atomic
 def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> Offer:
     now = clock.now()
-    won = Offer.objects.filter(
-        public_id=offer_public_id,
-        driver_id=driver_id,
-        status=Offer.Status.OPEN,
-        expires_at__gt=now,
-    ).update(status=Offer.Status.ACCEPTED, responded_at=now, updated_at=now)
-    if won != 1:
-        raise _why_not(offer_public_id, driver_id)
-    offer = Offer.objects.get(public_id=offer_public_id)
+    offer = one_or_none(Offer.objects.filter(public_id=offer_public_id, driver_id=driver_id))
+    if offer is None:
+        raise NotFound("No such offer.")
+    # The trip row first: every accept of this trip queues on it (no lock-order deadlock
+    # between broadcast twins), and only the first finds it still offered.
     taken = Trip.objects.filter(id=offer.trip_id, status=Trip.Status.OFFERED).update(
         status=Trip.Status.ASSIGNED,
         driver_id=driver_id,
@@ -87,8 +83,16 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
         status_changed_at=now,
         updated_at=now,
     )
-    if taken != 1:  # a broadcast twin got there first; our offer update rolls back with us
-        raise OfferNotAvailable("Another driver took this trip.", extra={"status": "taken"})
+    if taken != 1:
+        raise OfferNotAvailable(
+            "Another driver took this trip, or it was withdrawn.", extra={"status": "taken"}
+        )
+    won = Offer.objects.filter(id=offer.id, status=Offer.Status.OPEN, expires_at__gt=now).update(
+        status=Offer.Status.ACCEPTED, responded_at=now, updated_at=now
+    )
+    if won != 1:  # expired or answered: the trip update rolls back with us
+        raise _why_not(offer_public_id, driver_id)
+    offer.refresh_from_db()
     DispatchEvent.objects.bulk_create(
         [
             dispatch_event(
@@ -111,7 +115,7 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
             ),
         ]
     )
-    trip = Trip.objects.select_for_update().get(id=offer.trip_id)
+    trip = Trip.objects.get(id=offer.trip_id)
     offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
     trips._move_orders(trips._pending_order_ids(trip), to=trips.ORDER["assigned"], actor=actor)
     return offer

@@ -52,8 +52,10 @@ def test_round_offers_a_ready_order_to_an_online_driver(city):
         + offer.tip_cents
     )
     assert offer.tip_cents == order.tip_cents
-    assert offer.engaged_miles > 0 and offer.cents_per_mile > 0
-    assert offer.reason["rank"] == 1 and "pickup_eta_s" in offer.reason["terms"]
+    assert offer.engaged_miles > 0
+    assert offer.cents_per_mile > 0
+    assert offer.reason["rank"] == 1
+    assert "pickup_eta_s" in offer.reason["terms"]
     order.refresh_from_db()
     assert order.status == Order.Status.OFFERED
     assert DispatchRound.objects.count() == 1
@@ -127,7 +129,8 @@ def test_decline_returns_the_trip_to_the_pool_with_a_boost(city):
     )
     trip = Trip.objects.get()
     assert trip.status == Trip.Status.POOLED
-    assert trip.unaccepted_rounds == 1 and trip.boost_cents == 150
+    assert trip.unaccepted_rounds == 1
+    assert trip.boost_cents == 150
     order.refresh_from_db()
     assert order.status == Order.Status.READY_FOR_PICKUP
     services.dispatch_round_run(market_id=market.id)
@@ -150,7 +153,8 @@ def test_expired_offers_are_boosted_then_broadcast(city):
             services.dispatch_round_run(market_id=market.id)
     trip = Trip.objects.get()
     assert trip.unaccepted_rounds == 4
-    assert trip.is_broadcast and trip.status == Trip.Status.OFFERED
+    assert trip.is_broadcast
+    assert trip.status == Trip.Status.OFFERED
     open_offers = Offer.objects.filter(trip=trip, status=Offer.Status.OPEN)
     assert open_offers.count() == 3
     assert all(o.is_broadcast for o in open_offers)
@@ -221,10 +225,12 @@ def test_trip_flow_from_store_to_door_with_photo_proof(city):
     )
     trip.refresh_from_db()
     order.refresh_from_db()
-    assert trip.status == Trip.Status.COMPLETED and trip.completed_at
+    assert trip.status == Trip.Status.COMPLETED
+    assert trip.completed_at
     assert order.status == Order.Status.DELIVERED
     stop = TripStop.objects.get(trip=trip)
-    assert stop.pod_photo and stop.pod_lat == HERE.lat
+    assert stop.pod_photo
+    assert stop.pod_lat == HERE.lat
     statuses = [e.to_status for e in order.events.all()]
     assert statuses == [
         "created",
@@ -270,7 +276,8 @@ def test_delivery_needs_pin_and_id_check_when_the_order_asks(city):
         location=HERE,
     )
     stop = TripStop.objects.get(trip=trip)
-    assert stop.pod_pin_ok is True and stop.pod_id_checked is True
+    assert stop.pod_pin_ok is True
+    assert stop.pod_id_checked is True
 
 
 def test_undeliverable_order_goes_back_to_the_store(city):
@@ -338,7 +345,8 @@ def test_ops_reassign_puts_the_trip_back_in_the_pool(city):
     services.trip_reassign(trip_id=trip.id, actor=Actor.system("ops"), reason="driver stuck")
     trip.refresh_from_db()
     order.refresh_from_db()
-    assert trip.status == Trip.Status.POOLED and trip.driver_id is None
+    assert trip.status == Trip.Status.POOLED
+    assert trip.driver_id is None
     assert order.status == Order.Status.READY_FOR_PICKUP
 
 

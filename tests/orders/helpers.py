@@ -31,17 +31,16 @@ def order_payload(store: Store, **overrides: Any) -> dict[str, Any]:
 
 def make_order(store: Store, status: str = Order.Status.CREATED, **overrides: Any) -> Order:
     """An order created through the service, then moved along legal edges to `status`."""
-    data = services.OrderInput(
-        store_id=store.public_id,
-        external_order_id=overrides.pop("external_order_id", f"EXT-{Order.objects.count() + 1}"),
-        customer_name="Ann Customer",
-        customer_phone="+16155550100",
-        order_value_cents=4599,
-        dropoff_address=DROPOFF["dropoff_address"],
-        dropoff_lat=DROPOFF["dropoff_lat"],
-        dropoff_lng=DROPOFF["dropoff_lng"],
+    fields = {
+        "store_id": store.public_id,
+        "external_order_id": f"EXT-{Order.objects.count() + 1}",
+        "customer_name": "Ann Customer",
+        "customer_phone": "+16155550100",
+        "order_value_cents": 4599,
+        **DROPOFF,
         **overrides,
-    )
+    }
+    data = services.OrderInput(**fields)
     order = services.order_create(
         merchant=store.merchant, data=data, actor=Actor.system("test")
     ).order
