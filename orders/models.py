@@ -236,6 +236,15 @@ class Order(BaseModel):
     dropoff_pin = models.CharField(max_length=4, blank=True)
     pickup_code = models.CharField(max_length=4, default=_pickup_code)
 
+    # Who is bringing it, as dispatch last told us (for the store board and the tracking page).
+    courier_name = models.CharField(max_length=60, blank=True)
+    courier_vehicle = models.CharField(max_length=80, blank=True)
+    courier_lat = models.FloatField(null=True, blank=True)
+    courier_lng = models.FloatField(null=True, blank=True)
+    courier_located_at = models.DateTimeField(null=True, blank=True)
+    pickup_eta = models.DateTimeField(null=True, blank=True)
+    dropoff_eta = models.DateTimeField(null=True, blank=True)
+
     status = models.CharField(
         max_length=24, choices=Status.choices, default=Status.CREATED, db_index=True
     )

@@ -49,6 +49,11 @@ class UserFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
     password = factory.PostGenerationMethodCall("set_password", "pw-for-tests-1")
 
+    @factory.post_generation
+    def persist_password(obj, create, extracted, **kwargs):  # noqa: N805
+        if create:  # PostGenerationMethodCall sets it in memory only
+            obj.save(update_fields=["password"])
+
 
 class StoreMembershipFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -12,9 +12,11 @@ from orders.services.idempotency import (
     Request as IdempotentRequest,
 )
 from orders.services.orders import (
+    Courier,
     OrderInput,
     order_cancel,
     order_cancel_for_merchant,
+    order_courier_update,
     order_create,
     order_mark_ready,
     order_tip_raise,
@@ -31,6 +33,7 @@ from orders.services.webhooks import (
 )
 
 __all__ = [
+    "Courier",
     "OrderInput",
     "Replay",
     "api_key_authenticate",
@@ -45,6 +48,7 @@ __all__ = [
     "idempotent_run",
     "order_cancel",
     "order_cancel_for_merchant",
+    "order_courier_update",
     "order_create",
     "order_mark_ready",
     "order_tip_raise",

@@ -429,3 +429,36 @@ def order_tip_raise(
     )
     _emit(order, "order.tip_changed")
     return order
+
+
+@dataclass(frozen=True)
+class Courier:
+    """What the store and the customer may know of the driver: a first name and the car."""
+
+    name: str = ""
+    vehicle: str = ""
+    lat: float | None = None
+    lng: float | None = None
+    located_at: datetime | None = None
+    pickup_eta: datetime | None = None
+    dropoff_eta: datetime | None = None
+
+
+def order_courier_update(*, order_ids: list[int], courier: Courier | None) -> int:
+    """Dispatch tells orders who carries them and where they are (None: nobody now).
+
+    Not a status change, so no event row; the board and the tracking page read it.
+    """
+    if not order_ids:
+        return 0
+    c = courier or Courier()
+    fields: dict[str, Any] = {"courier_lat": c.lat, "courier_lng": c.lng,
+                              "courier_located_at": c.located_at}
+    if courier is None or c.name:
+        fields |= {"courier_name": c.name[:60], "courier_vehicle": c.vehicle[:80]}
+    if courier is None or c.pickup_eta or c.dropoff_eta:
+        fields |= {"pickup_eta": c.pickup_eta, "dropoff_eta": c.dropoff_eta}
+    if courier is not None and c.lat is None:
+        for name in ("courier_lat", "courier_lng", "courier_located_at"):
+            fields.pop(name)
+    return Order.objects.filter(id__in=order_ids).update(**fields)

@@ -12,6 +12,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from drivers import demo as drivers_demo
 from orders.models import ApiKey, Market, Merchant, Store, StoreMembership
 from orders.services import api_key_create
 
@@ -87,7 +88,14 @@ class Command(BaseCommand):
         with transaction.atomic():
             stores = self._markets_and_stores()
             self._users(stores)
+        driver_logins = drivers_demo.seed_drivers()
         self._print_logins(stores)
+        self.stdout.write(
+            f"  Driver portal   {settings.SITE_URL}/driver/   (password for all: "
+            f"{drivers_demo.PASSWORD})"
+        )
+        for status, email, _password in driver_logins:
+            self.stdout.write(f"      {status:<18} {email}")
 
     def _markets_and_stores(self) -> list[Store]:
         merchant, _ = Merchant.objects.get_or_create(

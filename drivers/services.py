@@ -1,1 +1,0 @@
-"""The drivers app's only public write API."""

@@ -1,0 +1,1 @@
+"""Pages of the driver portal (/driver/): thin views over drivers' services and selectors."""
