@@ -17,6 +17,7 @@ from django.db import transaction
 from dispatch.models import DriverAvailability
 from drivers import selectors as driver_selectors
 from spark.lib import clock
+from spark.lib.db import one_or_none
 from spark.lib.errors import ApplicationError, Unprocessable
 from spark.lib.geo import is_valid_coordinate
 
@@ -74,7 +75,7 @@ def driver_go_online(*, driver_id: int, lat: float, lng: float) -> DriverAvailab
 @transaction.atomic
 def driver_go_offline(*, driver_id: int) -> DriverAvailability | None:
     availability = DriverAvailability.objects.select_for_update().filter(driver_id=driver_id)
-    row = availability.first()
+    row = one_or_none(availability)
     if row is None:
         return None
     row.is_online, row.online_since = False, None
@@ -112,6 +113,7 @@ def driver_location_update(*, driver_id: int, market_id: int, lat: float, lng: f
         DriverAvailability.objects.filter(driver_id=driver_id).update(
             lat=lat, lng=lng, location_at=now, h3_cell=row.h3_cell, updated_at=now
         )
+        _couriers_follow([row])
     return Position(lat, lng, now)
 
 
@@ -154,4 +156,25 @@ def driver_locations_flush() -> int:
                 _set_position(row, pos.lat, pos.lng, pos.at)
                 changed.append(row)
     DriverAvailability.objects.bulk_update(changed, ["lat", "lng", "h3_cell", "location_at"])
+    _couriers_follow(changed)
     return len(changed)
+
+
+def _couriers_follow(rows: list[DriverAvailability]) -> None:
+    """Orders on their way show where the driver is (tracking page, store board)."""
+    from dispatch.models import Trip, TripStop
+    from orders import services as order_services
+
+    by_driver = {r.driver_id: r for r in rows}
+    active = TripStop.objects.filter(
+        is_active=True,
+        status=TripStop.Status.PENDING,
+        trip__driver_id__in=list(by_driver),
+        trip__status__in=Trip.WITH_DRIVER,
+    ).values_list("trip__driver_id", "order_id")
+    for driver_id, order_id in active:
+        r = by_driver[driver_id]
+        order_services.order_courier_update(
+            order_ids=[order_id],
+            courier=order_services.Courier(lat=r.lat, lng=r.lng, located_at=r.location_at),
+        )

@@ -118,6 +118,7 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
     trip = Trip.objects.get(id=offer.trip_id)
     offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
     trips._move_orders(trips._pending_order_ids(trip), to=trips.ORDER["assigned"], actor=actor)
+    trips._tell_orders(trip, location=None)
     return offer
 
 

@@ -5,6 +5,7 @@ webhooks) in the same transaction, with the driver's location.
 """
 
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -12,6 +13,7 @@ from django.utils.crypto import constant_time_compare
 
 from dispatch.models import DispatchEvent, Trip, TripStop
 from dispatch.services.events import dispatch_event
+from drivers import selectors as driver_selectors
 from orders import selectors as order_selectors
 from orders import services as order_services
 from spark.lib import clock
@@ -94,6 +96,39 @@ def _pending_order_ids(trip: Trip) -> list[int]:
     return [s.order_id for s in active_stops(trip) if s.status == TripStop.Status.PENDING]
 
 
+def courier_for(trip: Trip, *, location: Point | None = None) -> order_services.Courier:
+    """What the store and the customer see of the trip's driver: first name, car, ETAs."""
+    driver = driver_selectors.driver_get(driver_id=trip.driver_id)
+    vehicle = getattr(driver, "vehicle", None)
+    stops = active_stops(trip)
+    now = clock.now()
+    return order_services.Courier(
+        name=(driver.user.first_name or "Your driver").split(" ")[0],
+        vehicle=f"{vehicle.make} {vehicle.model}" if vehicle else "",
+        lat=location.lat if location else None,
+        lng=location.lng if location else None,
+        located_at=now if location else None,
+        pickup_eta=trip.arrived_at_store_at or _pickup_eta(trip, now),
+        dropoff_eta=max((s.eta_at for s in stops if s.eta_at), default=None),
+    )
+
+
+def _pickup_eta(trip: Trip, now: datetime) -> datetime:
+    from dispatch.models import Offer
+
+    offer = Offer.objects.filter(trip=trip, status=Offer.Status.ACCEPTED).only("pickup_km").first()
+    km = offer.pickup_km if offer else 0.0
+    return now + timedelta(hours=km / max(trip.market.average_speed_kmh, 1.0))
+
+
+def _tell_orders(trip: Trip, *, location: Point | None) -> None:
+    """Keep the orders' courier snapshot current (board, tracking page)."""
+    order_ids = [s.order_id for s in active_stops(trip)]
+    order_services.order_courier_update(
+        order_ids=order_ids, courier=courier_for(trip, location=location)
+    )
+
+
 def _move_orders(
     order_ids: list[int], *, to: str, actor: Actor, location: Point | None = None, note: str = ""
 ) -> None:
@@ -114,6 +149,7 @@ def trip_arrive_at_store(*, trip_id: int, driver_id: int, actor: Actor, location
         fields={"arrived_at_store_at": clock.now()},
     )
     _move_orders(_pending_order_ids(trip), to=ORDER["at_store"], actor=actor, location=location)
+    _tell_orders(trip, location=location)
     return trip
 
 
@@ -160,6 +196,7 @@ def trip_confirm_pickup(
         fields={"picked_up_at": clock.now()},
     )
     _move_orders(order_ids, to=ORDER["picked_up"], actor=actor, location=location)
+    _tell_orders(trip, location=location)
     return trip
 
 
@@ -193,6 +230,7 @@ def trip_stop_arrive(
         location=location,
         expected_from=frozenset({ORDER["picked_up"]}),
     )
+    _tell_orders(trip, location=location)
     return stop
 
 
@@ -335,6 +373,7 @@ def trip_return_to_pool(trip: Trip, *, actor: Actor, note: str, boost_cents: int
     }
     _trip_transition(trip, to=Trip.Status.POOLED, actor=actor, note=note, fields=fields)
     _move_orders(_pending_order_ids(trip), to=ORDER["ready"], actor=actor, note=note)
+    order_services.order_courier_update(order_ids=_pending_order_ids(trip), courier=None)
 
 
 @transaction.atomic

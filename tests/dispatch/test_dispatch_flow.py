@@ -378,3 +378,17 @@ def test_two_ready_orders_to_nearby_addresses_are_batched(city):
     offer = Offer.objects.get(status=Offer.Status.OPEN)
     assert len(offer.stops) == 2
     assert offer.extra_stops_cents == 200
+
+
+def test_orders_show_who_is_bringing_them(city):
+    driver, trip, order = _assigned_trip(city)
+    order.refresh_from_db()
+    assert order.courier_name == driver.user.first_name.split(" ")[0]
+    assert order.courier_vehicle and order.pickup_eta and order.dropoff_eta
+    services.trip_arrive_at_store(trip_id=trip.id, driver_id=driver.id, actor=_actor(driver),
+                                  location=HERE)
+    order.refresh_from_db()
+    assert (order.courier_lat, order.courier_lng) == (HERE.lat, HERE.lng)
+    services.trip_reassign(trip_id=trip.id, actor=Actor.system("ops"), reason="swap")
+    order.refresh_from_db()
+    assert order.courier_name == "" and order.courier_lat is None
