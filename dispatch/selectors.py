@@ -155,6 +155,18 @@ def block_list_upcoming(*, market_id: int, now: datetime) -> QuerySet[Block]:
     ).order_by("starts_at")
 
 
+def block_reservation_driver_ids_active(*, driver_ids: list[int], at: datetime) -> set[int]:
+    """Which of these drivers are working a reserved block at `at` (one query)."""
+    return set(
+        BlockReservation.objects.filter(
+            driver_id__in=driver_ids,
+            status=BlockReservation.Status.RESERVED,
+            block__starts_at__lte=at,
+            block__ends_at__gt=at,
+        ).values_list("driver_id", flat=True)
+    )
+
+
 def block_reservation_active_for_driver(*, driver_id: int, at: datetime) -> BlockReservation | None:
     """The reserved block the driver is working at `at`, if any."""
     return one_or_none(
@@ -165,3 +177,46 @@ def block_reservation_active_for_driver(*, driver_id: int, at: datetime) -> Bloc
             block__ends_at__gt=at,
         ).select_related("block")
     )
+
+
+# --- portal ---------------------------------------------------------------------------------
+
+
+def trip_stop_order_id(*, trip_id: int, order_public_id: Any) -> int:
+    """The order id of an active stop of the trip, by the order's public id (404 otherwise)."""
+    order_id = (
+        TripStop.objects.filter(trip_id=trip_id, is_active=True, order__public_id=order_public_id)
+        .values_list("order_id", flat=True)
+        .first()
+    )
+    if order_id is None:
+        raise NotFound("No such stop on this trip.")
+    return order_id
+
+
+def trip_stop_order_ids(*, trip_id: int) -> dict[str, int]:
+    """{order public id: order id} of the trip's active stops."""
+    rows = TripStop.objects.filter(trip_id=trip_id, is_active=True).values_list(
+        "order__public_id", "order_id"
+    )
+    return {str(public_id): order_id for public_id, order_id in rows}
+
+
+def offer_accepted_for_trips(*, trip_ids: list[int]) -> dict[int, Offer]:
+    offers = Offer.objects.filter(trip_id__in=trip_ids, status=Offer.Status.ACCEPTED)
+    return {o.trip_id: o for o in offers}
+
+
+def offer_list_for_order_public_id(*, public_id: Any) -> QuerySet[Offer]:
+    """offer_list_for_order, by the order's public id (what ops paste into the admin)."""
+    order_id = (
+        TripStop.objects.filter(order__public_id=public_id).values_list("order_id", flat=True).first()
+    )
+    if order_id is None:
+        return Offer.objects.none()
+    return offer_list_for_order(order_id=order_id)
+
+
+def offer_list_open_with_store(*, driver_id: int, now: datetime) -> QuerySet[Offer]:
+    """The open offers of a driver with their trip's store (the offer cards show it)."""
+    return offer_list_open_for_driver(driver_id=driver_id, now=now).select_related("trip__store")

@@ -1,5 +1,6 @@
 """The one JSON shape of an order, shared by the API and the webhooks we send to shops."""
 
+from functools import cache
 from typing import Any
 
 from django.conf import settings
@@ -12,8 +13,14 @@ def _iso(value: Any) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value else None
 
 
+@cache
+def _tracking_url_template() -> str:
+    return settings.SITE_URL + reverse("tracking:page", args=["TOKEN"])
+
+
 def tracking_url(order: Order) -> str:
-    return settings.SITE_URL + reverse("tracking:page", args=[order.tracking_token])
+    # reverse() costs a quarter of a millisecond; a round renders a thousand orders.
+    return _tracking_url_template().replace("TOKEN", order.tracking_token)
 
 
 def event_to_dict(event: OrderEvent) -> dict[str, Any]:

@@ -1,8 +1,10 @@
 """The orders app's only public read API."""
 
+import uuid
+from collections.abc import Iterable
 from datetime import datetime
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import OuterRef, Prefetch, Q, QuerySet, Subquery
 
 from orders.models import (
     Market,
@@ -102,3 +104,113 @@ def webhook_delivery_list_dead() -> QuerySet[WebhookDelivery]:
     return WebhookDelivery.objects.filter(status=WebhookDelivery.Status.DEAD).select_related(
         "event", "endpoint"
     )
+
+
+# --- store board ---
+
+
+def _first_ready_at() -> Subquery:
+    return Subquery(
+        OrderEvent.objects.filter(order=OuterRef("pk"), to_status=Order.Status.READY_FOR_PICKUP)
+        .order_by("at")
+        .values("at")[:1]
+    )
+
+
+def order_list_for_store_board(*, store_id: int, since: datetime) -> QuerySet[Order]:
+    """The store's orders of the day (created since `since`) plus any older one still open,
+    with `ready_at` (the first time it was packed) for the "waiting too long" flag."""
+    return (
+        Order.objects.filter(store_id=store_id)
+        .filter(Q(created_at__gte=since) | ~Q(status__in=Order.FINAL))
+        .annotate(ready_at=_first_ready_at())
+        .order_by("created_at", "id")
+    )
+
+
+def order_get_for_store(*, store_id: int, public_id: object) -> Order:
+    """An order of this store, with its events; another store's order is 404 (BOLA)."""
+    order = one_or_none(
+        _with_events(Order.objects.filter(store_id=store_id, public_id=public_id))
+    )
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def order_list_for_store_between(
+    *, store_id: int, start: datetime, end: datetime, statuses: Iterable[str]
+) -> QuerySet[Order]:
+    """Orders of a store whose status changed in [start, end), for proof-of-delivery exports."""
+    return Order.objects.filter(
+        store_id=store_id,
+        status__in=list(statuses),
+        status_changed_at__gte=start,
+        status_changed_at__lt=end,
+    ).order_by("status_changed_at", "id")
+
+
+def store_get_for_user(*, user_id: int, public_id: object) -> Store:
+    """A store the user is a member of; any other store is 404."""
+    store = one_or_none(
+        store_list_for_user(user_id=user_id).filter(public_id=public_id)
+    )
+    if store is None:
+        raise NotFound("No such store.")
+    return store
+
+
+def store_list_for_market(*, market_id: int) -> QuerySet[Store]:
+    return Store.objects.filter(market_id=market_id, is_active=True).order_by("name")
+
+
+def order_list_open_for_market(*, market_id: int) -> QuerySet[Order]:
+    return (
+        Order.objects.filter(store__market_id=market_id)
+        .exclude(status__in=Order.FINAL)
+        .select_related("store")
+        .order_by("created_at", "id")
+    )
+
+
+def order_event_rows_for_market(
+    *, market_id: int, since: datetime
+) -> list[tuple[int, str, datetime, datetime]]:
+    """(order_id, to_status, at, dropoff_window_end) of every status change of the orders that
+    were alive since `since` (the ops console's charts of the day), oldest first."""
+    orders = Order.objects.filter(store__market_id=market_id).filter(
+        Q(created_at__gte=since) | Q(status_changed_at__gte=since) | ~Q(status__in=Order.FINAL)
+    )
+    return list(
+        OrderEvent.objects.filter(order__in=orders, kind="status_changed")
+        .order_by("at", "id")
+        .values_list("order_id", "to_status", "at", "order__dropoff_window_end")
+    )
+
+
+def order_search(*, query: str, limit: int = 20) -> QuerySet[Order]:
+    """Ops' lookup: an order's public id (UUID) or the shop's external order id."""
+    query = query.strip()
+    qs = Order.objects.select_related("store__market", "merchant").order_by("-created_at")
+    try:
+        return qs.filter(public_id=uuid.UUID(query))[:limit]
+    except ValueError:
+        return qs.filter(external_order_id__iexact=query)[:limit]
+
+
+def order_get_by_public_id(*, public_id: object) -> Order:
+    order = one_or_none(
+        _with_events(Order.objects.filter(public_id=public_id)).select_related(
+            "store__market", "merchant"
+        )
+    )
+    if order is None:
+        raise NotFound("No such order.")
+    return order
+
+
+def market_get_by_slug(*, slug: str) -> Market:
+    market = one_or_none(Market.objects.filter(slug=slug))
+    if market is None:
+        raise NotFound("No such market.")
+    return market

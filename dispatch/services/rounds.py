@@ -20,7 +20,11 @@ from django.db.models import F, Sum
 
 from dispatch import engine
 from dispatch.models import DispatchEvent, DispatchRound, Offer, RateCard, Trip, TripStop
-from dispatch.selectors import availability_list_online, rate_card_for
+from dispatch.selectors import (
+    availability_list_online,
+    block_reservation_driver_ids_active,
+    rate_card_for,
+)
 from dispatch.services import availability, offers, pricing, trips
 from dispatch.services.events import dispatch_event
 from drivers import selectors as driver_selectors
@@ -134,13 +138,13 @@ def _read_drivers(state: RoundState, market_id: int) -> None:
     free = [r for r in rows if r.driver_id in eligible and r.driver_id not in busy]
     positions = availability.positions_for(market_id=market_id, rows=free)
     hours = _hours_this_week([r.driver_id for r in free], state.now)
-    from dispatch.selectors import block_reservation_active_for_driver
-
+    on_block = block_reservation_driver_ids_active(
+        driver_ids=[r.driver_id for r in free], at=state.now
+    )
     for profile in driver_selectors.driver_list_dispatch_profiles(ids=[r.driver_id for r in free]):
         pos = positions.get(profile.id)
         if pos is None or state.now - pos.at > LOCATION_MAX_AGE:
             continue  # no fresh position: not offered until the phone pings again
-        on_block = block_reservation_active_for_driver(driver_id=profile.id, at=state.now)
         state.profiles[profile.id] = profile
         state.drivers[profile.id] = engine.DriverIn(
             id=profile.id,
@@ -152,22 +156,27 @@ def _read_drivers(state: RoundState, market_id: int) -> None:
             min_pay_cents_per_mile=profile.min_pay_cents_per_mile,
             capacity_units=profile.capacity_units,
             hours_this_week=hours.get(profile.id, 0.0),
-            on_block=on_block is not None,
+            on_block=profile.id in on_block,
         )
 
 
-def _trip_for(plan: engine.TripPlan, state: RoundState, market_id: int) -> Trip:
-    trip = state.pooled.get(plan.key)
-    if trip is not None:
-        return trip
-    trip = Trip.objects.create(
-        market_id=market_id,
-        store_id=plan.store_id,
-        status=Trip.Status.POOLED,
-        status_changed_at=state.now,
-        currency=state.card.currency,
-        route_km=round(plan.route_km, 3),
-        route_minutes=round(plan.route_s / 60, 1),
+def _trips_for(plans: list[engine.TripPlan], state: RoundState, market_id: int) -> dict[str, Trip]:
+    """The trip row of each plan: the pooled trip it came from, or a new one (bulk-created)."""
+    found = {p.key: state.pooled[p.key] for p in plans if p.key in state.pooled}
+    new_plans = [p for p in plans if p.key not in found]
+    created = Trip.objects.bulk_create(
+        [
+            Trip(
+                market_id=market_id,
+                store_id=p.store_id,
+                status=Trip.Status.POOLED,
+                status_changed_at=state.now,
+                currency=state.card.currency,
+                route_km=round(p.route_km, 3),
+                route_minutes=round(p.route_s / 60, 1),
+            )
+            for p in new_plans
+        ]
     )
     TripStop.objects.bulk_create(
         [
@@ -178,10 +187,11 @@ def _trip_for(plan: engine.TripPlan, state: RoundState, market_id: int) -> Trip:
                 leg_km=round(stop.leg_km, 3),
                 eta_at=datetime.fromtimestamp(stop.eta_at, tz=state.now.tzinfo),
             )
+            for trip, plan in zip(created, new_plans, strict=True)
             for i, stop in enumerate(plan.stops)
         ]
     )
-    return trip
+    return found | {p.key: t for p, t in zip(new_plans, created, strict=True)}
 
 
 def _snapshot(trip: Trip, plan: engine.TripPlan, state: RoundState) -> list[dict]:
@@ -253,8 +263,9 @@ def _write_offers(
     result: engine.RoundResult, state: RoundState, market_id: int, round_row: DispatchRound
 ) -> list[Offer]:
     made = []
+    trips_by_key = _trips_for([a.trip for a in result.assignments], state, market_id)
     for a in result.assignments:
-        trip = _trip_for(a.trip, state, market_id)
+        trip = trips_by_key[a.trip.key]
         reason = {
             "policy": round_row.policy,
             "rank": a.rank,
@@ -335,12 +346,13 @@ def _commit_offers(made: list[Offer], state: RoundState) -> None:
     Offer.objects.bulk_create(made)
     trip_ids = sorted({o.trip_id for o in made})
     broadcast_ids = {o.trip_id for o in made if o.is_broadcast}
-    for trip in Trip.objects.select_for_update().filter(id__in=trip_ids).order_by("id"):
-        trips._trip_transition(
-            trip,
+    locked = list(Trip.objects.select_for_update().filter(id__in=trip_ids).order_by("id"))
+    for is_broadcast in (False, True):
+        trips.trips_transition(
+            [t for t in locked if (t.id in broadcast_ids) == is_broadcast],
             to=Trip.Status.OFFERED,
             actor=ACTOR,
-            fields={"is_broadcast": trip.id in broadcast_ids},
+            fields={"is_broadcast": is_broadcast},
         )
     DispatchEvent.objects.bulk_create(
         [

@@ -20,6 +20,7 @@ from orders.services.orders import (
     order_create,
     order_mark_ready,
     order_tip_raise,
+    order_tip_set_after_review,
     order_transition,
     order_transition_many,
 )
@@ -52,6 +53,7 @@ __all__ = [
     "order_create",
     "order_mark_ready",
     "order_tip_raise",
+    "order_tip_set_after_review",
     "order_transition",
     "order_transition_many",
     "quote_create",

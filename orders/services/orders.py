@@ -294,7 +294,22 @@ def _orders_transition(
             for order in orders
         ]
     )
-    _emit_many(orders, f"order.{to}")
+    if not _is_dispatch_churn(from_status.values(), to):
+        _emit_many(orders, f"order.{to}")
+
+
+# Offered and back to ready repeat every minute while no driver takes a trip: dispatch's own
+# churn, visible in the API and the events, but not pushed to shops as webhooks.
+DISPATCH_CHURN = frozenset(
+    {
+        (Order.Status.READY_FOR_PICKUP, Order.Status.OFFERED),
+        (Order.Status.OFFERED, Order.Status.READY_FOR_PICKUP),
+    }
+)
+
+
+def _is_dispatch_churn(from_statuses: Any, to: str) -> bool:
+    return all((f, to) in DISPATCH_CHURN for f in from_statuses)
 
 
 def _order_transition(
@@ -431,6 +446,40 @@ def order_tip_raise(
     return order
 
 
+@transaction.atomic
+def order_tip_set_after_review(
+    *, order_id: int, tip_cents: int, actor: Actor, reason: str
+) -> Order:
+    """Set a tip that ops reviewed (payouts' tip review: the only way a tip goes down).
+
+    Writes the tip_changed event with the review's reason and tells the shop, as a raise does.
+    """
+    if not reason.strip():
+        raise Unprocessable("A reason is required to change a tip.", code="reason_required")
+    if tip_cents < 0:
+        raise Unprocessable("A tip cannot be negative.", code="tip_negative")
+    order = _lock(order_id)
+    if order.status in TIP_CLOSED:
+        raise InvalidTransition(
+            f"An order that is {order.status} cannot take a tip.", current_status=order.status
+        )
+    if tip_cents == order.tip_cents:
+        return order
+    previous, order.tip_cents = order.tip_cents, tip_cents
+    order.save(update_fields=["tip_cents", "updated_at"])
+    _event_write(
+        order,
+        from_status=order.status,
+        to_status=order.status,
+        actor=actor,
+        at=clock.now(),
+        kind="tip_changed",
+        note=f"tip {previous} -> {tip_cents} cents after review: {reason.strip()}",
+    )
+    _emit(order, "order.tip_changed")
+    return order
+
+
 @dataclass(frozen=True)
 class Courier:
     """What the store and the customer may know of the driver: a first name and the car."""
@@ -452,8 +501,11 @@ def order_courier_update(*, order_ids: list[int], courier: Courier | None) -> in
     if not order_ids:
         return 0
     c = courier or Courier()
-    fields: dict[str, Any] = {"courier_lat": c.lat, "courier_lng": c.lng,
-                              "courier_located_at": c.located_at}
+    fields: dict[str, Any] = {
+        "courier_lat": c.lat,
+        "courier_lng": c.lng,
+        "courier_located_at": c.located_at,
+    }
     if courier is None or c.name:
         fields |= {"courier_name": c.name[:60], "courier_vehicle": c.vehicle[:80]}
     if courier is None or c.pickup_eta or c.dropoff_eta:
