@@ -28,6 +28,19 @@ BENCH_DB = os.environ.get("BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5
 BENCH_REDIS = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/14")
 API_KEY = "spk_bench001_BenchmarkMerchantKeyForLoadTests"
 
+PAIRS_LUA = """
+local i = 0
+request = function()
+  i = i + 1
+  local pair = pairs_[(i - 1) % #pairs_ + 1]
+  local path = string.gsub(wrk.path, "__OFFER__", pair[2])
+  local headers = {}
+  for k, v in pairs(wrk.headers) do headers[k] = v end
+  headers["Authorization"] = scheme_ .. " " .. pair[token_at_]
+  return wrk.format(nil, path, headers, wrk.body)
+end
+"""
+
 WRK_LUA = """
 local counter = 0
 local prefix = string.format("%s-%d-", os.time(), math.random(1, 1e9))
@@ -98,6 +111,23 @@ print(json.dumps({{"store_id": str(s.public_id), "store_pk": s.id, "merchant_pk"
 """
 
 
+def _seed_offers(drivers: int) -> list[tuple[str, str]]:
+    code = (
+        "import django, json; django.setup();"
+        "from bench.fixtures import seed_drivers_and_offers as s;"
+        f"print(json.dumps(s(drivers={drivers}, offers_per_driver=1)))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env=_env(),
+        check=True,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return [tuple(p) for p in json.loads(out.stdout.strip().splitlines()[-1])]
+
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -149,7 +179,15 @@ def _parse_wrk(text: str) -> dict:
     }
 
 
-def _wrk(url: str, seconds: int, connections: int, body: str | None, headers: dict) -> dict:
+def _wrk(
+    url: str,
+    seconds: int,
+    connections: int,
+    body: str | None,
+    headers: dict,
+    pairs: list | None = None,
+    scheme: str = "Token",
+) -> dict:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as f:
         method = "POST" if body is not None else "GET"
         f.write(f'wrk.method = "{method}"\n')
@@ -157,7 +195,13 @@ def _wrk(url: str, seconds: int, connections: int, body: str | None, headers: di
             f.write(f"wrk.body = {json.dumps(body)}\n")
         for k, v in headers.items():
             f.write(f'wrk.headers["{k}"] = "{v}"\n')
-        f.write(WRK_LUA)
+        if pairs is None:
+            f.write(WRK_LUA)
+        else:
+            rows = ",".join("{" + ",".join(f'"{v}"' for v in p) + "}" for p in pairs)
+            token_at = 3 if scheme == "Ping" else 1
+            f.write(f'pairs_ = {{{rows}}}\nscheme_ = "{scheme}"\ntoken_at_ = {token_at}\n')
+            f.write(PAIRS_LUA)
         script = f.name
     cmd = [
         "wrk",
@@ -232,9 +276,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=15)
     parser.add_argument("--connections", type=int, default=8)
     parser.add_argument("--json")
+    parser.add_argument("--accept-pairs", type=int, default=6000)
     args = parser.parse_args()
 
     ids = _prepare()
+    pairs = _seed_offers(args.accept_pairs) if shutil.which("wrk") else []
     port = _free_port()
     server = _start_gunicorn(port)
     load = _wrk if shutil.which("wrk") else _python_client
@@ -287,6 +333,28 @@ def main() -> None:
                 f"{base}/api/v1/orders", args.seconds, args.connections, order_body, api_headers
             ),
         }
+        if pairs:
+            ping = json.dumps({"lat": 36.17, "lng": -86.78})
+            results["bare_drf_json"] = load(
+                f"{base}/bench/bare-drf-json", args.seconds, args.connections, ping, json_headers
+            )
+            results["driver_location"] = _wrk(
+                f"{base}/api/v1/driver/location",
+                args.seconds,
+                args.connections,
+                ping,
+                json_headers,
+                pairs,
+                scheme="Ping",
+            )
+            results["offer_accept"] = _wrk(
+                f"{base}/api/v1/driver/offers/__OFFER__/accept",
+                min(args.seconds, 10),
+                args.connections,
+                "",
+                json_headers,
+                pairs,
+            )
     finally:
         server.terminate()
         server.wait(timeout=10)
@@ -299,9 +367,35 @@ def main() -> None:
         and ours["non_2xx"] == 0,
         "load_generator": "wrk" if load is _wrk else "python threads",
     }
+    if pairs:
+        accept, ping, bare_json = (
+            results["offer_accept"],
+            results["driver_location"],
+            results["bare_drf_json"],
+        )
+        results["p7"] = {
+            "rps_ratio": accept["rps"] / bare["rps"],
+            "p99_ms": accept["p99_ms"],
+            "pass": accept["rps"] / bare["rps"] >= 0.8
+            and accept["p99_ms"] <= 30
+            and accept["non_2xx"] == 0,
+        }
+        results["p8"] = {
+            "rps_ratio": ping["rps"] / bare_json["rps"],
+            "pass": ping["rps"] / bare_json["rps"] >= 0.8 and ping["non_2xx"] == 0,
+        }
     print("| endpoint | req/s | p50 ms | p99 ms | non-2xx |")
     print("| --- | ---: | ---: | ---: | ---: |")
-    for name in ("bare_django_json", "bare_drf_create", "post_orders"):
+    for name in (
+        "bare_django_json",
+        "bare_drf_json",
+        "bare_drf_create",
+        "post_orders",
+        "offer_accept",
+        "driver_location",
+    ):
+        if name not in results:
+            continue
         r = results[name]
         print(
             f"| {name} | {r['rps']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['non_2xx']} |"
@@ -311,6 +405,14 @@ def main() -> None:
         f"\nP6: POST /orders = {p6['rps_ratio']:.2f}x bare create throughput (goal >= 0.6x), "
         f"p99 {p6['p99_ratio']:.2f}x (goal <= 2x): {'PASS' if p6['pass'] else 'FAIL'}"
     )
+    for goal in ("p7", "p8"):
+        if goal in results:
+            g = results[goal]
+            print(
+                f"{goal.upper()}: {g['rps_ratio']:.2f}x its baseline"
+                + (f", p99 {g['p99_ms']:.1f} ms" if "p99_ms" in g else "")
+                + f": {'PASS' if g['pass'] else 'FAIL'}"
+            )
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=2))
 

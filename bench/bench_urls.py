@@ -57,7 +57,16 @@ class BareOrderCreate(APIView):
         return Response({"id": str(order.public_id)}, status=201)
 
 
+class BareDrfJson(APIView):
+    authentication_classes: list[type[BaseAuthentication]] = []
+    permission_classes = (AllowAny,)
+
+    def post(self, request):
+        return Response({"ok": True, "lat": request.data.get("lat")})
+
+
 urlpatterns = [
+    path("bench/bare-drf-json", BareDrfJson.as_view()),
     path("bench/bare-json", bare_json),
     path("bench/bare-create", BareOrderCreate.as_view()),
     path("", include("spark.urls")),

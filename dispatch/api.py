@@ -13,6 +13,7 @@ from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from dispatch import selectors, services
+from dispatch.auth import PingPrincipal, PingTokenAuthentication, ping_token_for
 from dispatch.models import Offer, Trip
 from drivers import selectors as driver_selectors
 from spark.lib import clock
@@ -191,11 +192,18 @@ class DriverMeApi(DriverApi):
 
 
 class DriverOnlineApi(DriverApi):
-    @extend_schema(request=Location, responses={200: None, **ERRORS}, tags=["driver"])
+    @extend_schema(
+        request=Location,
+        responses={200: None, **ERRORS},
+        tags=["driver"],
+        description="Go online. The response's ping_token authenticates location "
+        "pings (Authorization: Ping <token>) without a database round trip.",
+    )
     def post(self, request: Request) -> Response:
         point = Location.point(request.data)
-        services.driver_go_online(driver_id=self.driver.id, lat=point.lat, lng=point.lng)
-        return Response({"is_online": True})
+        row = services.driver_go_online(driver_id=self.driver.id, lat=point.lat, lng=point.lng)
+        token = ping_token_for(driver_id=self.driver.id, market_id=row.market_id)
+        return Response({"is_online": True, "ping_token": token})
 
 
 class DriverOfflineApi(DriverApi):
@@ -205,17 +213,30 @@ class DriverOfflineApi(DriverApi):
         return Response({"is_online": False})
 
 
+class IsDriverOrPing(IsDriver):
+    def has_permission(self, request: Request, view: Any) -> bool:
+        if isinstance(request.user, PingPrincipal):
+            return True
+        return super().has_permission(request, view)
+
+
 class DriverLocationApi(DriverApi):
-    """A ping: no synchronous PostgreSQL write in production (Redis; see services)."""
+    """A ping: with a ping token, no PostgreSQL at all in production (Redis; see services)."""
+
+    authentication_classes = (PingTokenAuthentication, *DriverApi.authentication_classes)
+    permission_classes = (IsDriverOrPing,)
 
     @extend_schema(request=Location, responses={200: None, **ERRORS}, tags=["driver"])
     def post(self, request: Request) -> Response:
         point = Location.point(request.data)
+        who = request.user
+        driver_id, market_id = (
+            (who.driver_id, who.market_id)
+            if isinstance(who, PingPrincipal)
+            else (self.driver.id, self.driver.home_market_id)
+        )
         pos = services.driver_location_update(
-            driver_id=self.driver.id,
-            market_id=self.driver.home_market_id,
-            lat=point.lat,
-            lng=point.lng,
+            driver_id=driver_id, market_id=market_id, lat=point.lat, lng=point.lng
         )
         return Response({"lat": pos.lat, "lng": pos.lng, "at": pos.at})
 
@@ -231,15 +252,18 @@ class OfferAcceptApi(DriverApi):
     throttle_classes = (ScopedRateThrottle,)
     throttle_scope = "offer_accept"
 
-    @extend_schema(request=None, responses={200: TripOutput, **ERRORS}, tags=["driver"])
+    @extend_schema(
+        request=None,
+        responses={200: OfferOutput, **ERRORS},
+        tags=["driver"],
+        description="Take the trip; the winner gets the accepted offer (the trip id "
+        "in it leads to /trips/{id}). Anyone later gets 409.",
+    )
     def post(self, request: Request, public_id: str) -> Response:
         offer = services.offer_accept(
             offer_public_id=public_id, driver_id=self.driver.id, actor=self.actor
         )
-        trip = selectors.trip_get_for_driver(
-            driver_id=self.driver.id, public_id=offer.trip.public_id
-        )
-        return Response(TripOutput(trip).data)
+        return Response(OfferOutput(offer).data)
 
 
 class DeclineInput(serializers.Serializer):

@@ -71,7 +71,11 @@ def offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> Of
 @transaction.atomic
 def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> Offer:
     now = clock.now()
-    offer = one_or_none(Offer.objects.filter(public_id=offer_public_id, driver_id=driver_id))
+    offer = one_or_none(
+        Offer.objects.select_related("trip__market").filter(
+            public_id=offer_public_id, driver_id=driver_id
+        )
+    )
     if offer is None:
         raise NotFound("No such offer.")
     # The trip row first: every accept of this trip queues on it (no lock-order deadlock
@@ -92,7 +96,9 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
     )
     if won != 1:  # expired or answered: the trip update rolls back with us
         raise _why_not(offer_public_id, driver_id)
-    offer.refresh_from_db()
+    offer.status, offer.responded_at = Offer.Status.ACCEPTED, now
+    trip = offer.trip
+    trip.status, trip.driver_id, trip.assigned_at = Trip.Status.ASSIGNED, driver_id, now
     DispatchEvent.objects.bulk_create(
         [
             dispatch_event(
@@ -115,10 +121,11 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
             ),
         ]
     )
-    trip = Trip.objects.get(id=offer.trip_id)
     offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
-    trips._move_orders(trips._pending_order_ids(trip), to=trips.ORDER["assigned"], actor=actor)
-    trips._tell_orders(trip, location=None)
+    stops = trips.active_stops(trip)
+    pending = [s.order_id for s in stops if s.status == s.Status.PENDING]
+    trips._move_orders(pending, to=trips.ORDER["assigned"], actor=actor)
+    trips._tell_orders(trip, location=None, stops=stops, pickup_km=offer.pickup_km)
     return offer
 
 

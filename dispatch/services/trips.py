@@ -5,7 +5,7 @@ webhooks) in the same transaction, with the driver's location.
 """
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -117,37 +117,44 @@ def _pending_order_ids(trip: Trip) -> list[int]:
     return [s.order_id for s in active_stops(trip) if s.status == TripStop.Status.PENDING]
 
 
-def courier_for(trip: Trip, *, location: Point | None = None) -> order_services.Courier:
+def courier_for(
+    trip: Trip,
+    *,
+    stops: list[TripStop],
+    location: Point | None = None,
+    pickup_km: float | None = None,
+) -> order_services.Courier:
     """What the store and the customer see of the trip's driver: first name, car, ETAs."""
     driver = driver_selectors.driver_get(driver_id=trip.driver_id)
     vehicle = getattr(driver, "vehicle", None)
-    stops = active_stops(trip)
     now = clock.now()
+    pickup_eta = trip.arrived_at_store_at
+    if pickup_eta is None and pickup_km is not None:
+        pickup_eta = now + timedelta(hours=pickup_km / max(trip.market.average_speed_kmh, 1.0))
     return order_services.Courier(
         name=(driver.user.first_name or "Your driver").split(" ")[0],
         vehicle=f"{vehicle.make} {vehicle.model}" if vehicle else "",
         lat=location.lat if location else None,
         lng=location.lng if location else None,
         located_at=now if location else None,
-        pickup_eta=trip.arrived_at_store_at or _pickup_eta(trip, now),
+        pickup_eta=pickup_eta,
         dropoff_eta=max((s.eta_at for s in stops if s.eta_at), default=None),
     )
 
 
-def _pickup_eta(trip: Trip, now: datetime) -> datetime:
-    from dispatch.models import Offer
-
-    offer = Offer.objects.filter(trip=trip, status=Offer.Status.ACCEPTED).only("pickup_km").first()
-    km = offer.pickup_km if offer else 0.0
-    return now + timedelta(hours=km / max(trip.market.average_speed_kmh, 1.0))
-
-
-def _tell_orders(trip: Trip, *, location: Point | None) -> None:
+def _tell_orders(
+    trip: Trip,
+    *,
+    location: Point | None,
+    stops: list[TripStop] | None = None,
+    pickup_km: float | None = None,
+) -> None:
     """Keep the orders' courier snapshot current (board, tracking page)."""
-    order_ids = [s.order_id for s in active_stops(trip)]
-    order_services.order_courier_update(
-        order_ids=order_ids, courier=courier_for(trip, location=location)
-    )
+    stops = active_stops(trip) if stops is None else stops
+    if not stops:
+        return
+    courier = courier_for(trip, stops=stops, location=location, pickup_km=pickup_km)
+    order_services.order_courier_update(order_ids=[s.order_id for s in stops], courier=courier)
 
 
 def _move_orders(

@@ -50,8 +50,11 @@ def test_offers_list_shows_the_pay_breakdown_and_reason(offered):
 def test_whole_trip_through_the_api(offered):
     driver, offer, order = offered
     api = client_for(driver)
-    trip = api.post(f"/api/v1/driver/offers/{offer.public_id}/accept").json()
+    accepted = api.post(f"/api/v1/driver/offers/{offer.public_id}/accept").json()
+    assert accepted["status"] == "accepted"
+    trip = api.get(f"/api/v1/driver/trips/{accepted['trip_id']}").json()
     assert trip["status"] == "assigned"
+    assert trip["offer"]["id"] == str(offer.public_id)
     base = f"/api/v1/driver/trips/{trip['id']}"
     assert api.get("/api/v1/driver/trips/current").json()["id"] == trip["id"]
     assert api.post(f"{base}/arrive-at-store", HERE, format="json").json()["status"] == "at_store"
@@ -147,3 +150,25 @@ def test_accepting_too_fast_is_rate_limited(offered, monkeypatch):
     ]
     assert codes[0] == 200
     assert codes[-1] == 429
+
+
+def test_location_pings_with_a_ping_token_need_no_session(offered, django_assert_num_queries):
+    driver, _, _ = offered
+    token = (
+        client_for(driver)
+        .post("/api/v1/driver/online", {"lat": 36.1, "lng": -86.7}, format="json")
+        .json()["ping_token"]
+    )
+    anon = APIClient()
+    anon.credentials(HTTP_AUTHORIZATION=f"Ping {token}")
+    with django_assert_num_queries(0):  # Redis only (the test settings have REDIS_URL)
+        response = anon.post("/api/v1/driver/location", {"lat": 36.2, "lng": -86.7}, format="json")
+    assert response.status_code == 200
+    forged = APIClient()
+    forged.credentials(HTTP_AUTHORIZATION=f"Ping {token[:-2]}xx")
+    assert (
+        forged.post(
+            "/api/v1/driver/location", {"lat": 36.2, "lng": -86.7}, format="json"
+        ).status_code
+        == 401
+    )
