@@ -4,6 +4,7 @@ Foreign keys to other apps are strings; other apps' types only under TYPE_CHECKI
 """
 
 import uuid
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from django.conf import settings
@@ -320,6 +321,7 @@ class DispatchEvent(models.Model):
         TRIP = "trip"
         OFFER = "offer"
         RESERVATION = "reservation"
+        BLOCK = "block"
 
     entity = models.CharField(max_length=16, choices=Entity.choices)
     entity_id = models.BigIntegerField()
@@ -344,13 +346,21 @@ class DispatchEvent(models.Model):
         return f"{self.entity} {self.entity_id}: {self.from_status} -> {self.to_status}"
 
 
+class BlockStatus(models.TextChoices):
+    SCHEDULED = "scheduled"  # published, reservations not open yet
+    OPEN = "open"  # requests taken; the first minute's requests go to a lottery
+    CANCELLED = "cancelled"
+
+
 class Block(BaseModel):
     """A scheduled shift (Amazon Flex style) that drivers reserve ahead of time."""
 
-    class Status(models.TextChoices):
-        SCHEDULED = "scheduled"  # published, reservations not open yet
-        OPEN = "open"  # requests taken; the first minute's requests go to a lottery
-        CANCELLED = "cancelled"
+    Status = BlockStatus
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        BlockStatus.SCHEDULED: frozenset({BlockStatus.OPEN, BlockStatus.CANCELLED}),
+        BlockStatus.OPEN: frozenset({BlockStatus.CANCELLED}),
+        BlockStatus.CANCELLED: frozenset(),
+    }
 
     public_id = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     market = models.ForeignKey("orders.Market", on_delete=models.PROTECT, related_name="+")
@@ -380,20 +390,54 @@ class Block(BaseModel):
             models.CheckConstraint(
                 condition=Q(guaranteed_pay_cents__gte=0), name="block_pay_not_negative"
             ),
+            models.CheckConstraint(
+                condition=Q(opens_at__lt=models.F("starts_at")), name="block_opens_before_start"
+            ),
+            models.CheckConstraint(
+                condition=Q(status__in=BlockStatus.values), name="block_status_valid"
+            ),
         ]
 
     def __str__(self) -> str:
         return f"block {self.starts_at:%Y-%m-%d %H:%M} ({self.market_id})"
 
+    @property
+    def lottery_closes_at(self) -> datetime:
+        """Requests before this instant (from opens_at on) go to the lottery."""
+        return self.opens_at + timedelta(seconds=self.lottery_window_seconds)
+
+    @property
+    def forfeit_after(self) -> datetime:
+        """Giving a reservation back from this instant on is a forfeit."""
+        return self.starts_at - timedelta(minutes=self.forfeit_cutoff_minutes)
+
+    @property
+    def hours(self) -> float:
+        return (self.ends_at - self.starts_at).total_seconds() / 3600
+
+
+class BlockReservationStatus(models.TextChoices):
+    REQUESTED = "requested"  # in the lottery window, waiting for the draw
+    RESERVED = "reserved"
+    LOST = "lost"  # not drawn (the block was full)
+    RELEASED = "released"  # given back in time (or the block was cancelled)
+    FORFEITED = "forfeited"  # given back late, or did not show
+    COMPLETED = "completed"
+
 
 class BlockReservation(BaseModel):
-    class Status(models.TextChoices):
-        REQUESTED = "requested"  # in the lottery window, waiting for the draw
-        RESERVED = "reserved"
-        LOST = "lost"  # not drawn (the block was full)
-        RELEASED = "released"  # given back in time
-        FORFEITED = "forfeited"  # given back late, or did not show
-        COMPLETED = "completed"
+    Status = S = BlockReservationStatus
+    TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {
+        S.REQUESTED: frozenset({S.RESERVED, S.LOST, S.RELEASED}),
+        S.RESERVED: frozenset({S.RELEASED, S.FORFEITED, S.COMPLETED}),
+        # A place that opens after the draw goes first come, first served, losers included.
+        S.LOST: frozenset({S.RESERVED}),
+        S.RELEASED: frozenset({S.REQUESTED, S.RESERVED}),
+        S.FORFEITED: frozenset(),
+        S.COMPLETED: frozenset(),
+    }
+    # A driver holds at most one live row over any stretch of time (no overlapping blocks).
+    LIVE: ClassVar[frozenset[str]] = frozenset({S.REQUESTED, S.RESERVED})
 
     block = models.ForeignKey(Block, on_delete=models.CASCADE, related_name="reservations")
     driver = models.ForeignKey(
@@ -403,10 +447,19 @@ class BlockReservation(BaseModel):
     requested_at = models.DateTimeField()
     lottery_weight = models.FloatField(default=1.0)
     decided_at = models.DateTimeField(null=True, blank=True)
+    # First seen online (or on a trip) during the block: no-show and completion read it.
+    checked_in_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints: ClassVar = [
             models.UniqueConstraint(fields=["block", "driver"], name="one_request_per_block"),
+            models.CheckConstraint(
+                condition=Q(status__in=BlockReservationStatus.values),
+                name="block_reservation_status_valid",
+            ),
+        ]
+        indexes: ClassVar = [
+            models.Index(fields=["driver", "status"], name="block_reservation_driver"),
         ]
 
     def __str__(self) -> str:

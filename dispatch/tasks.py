@@ -29,3 +29,6 @@ def offers_expire_due() -> int:
 @shared_task(acks_late=True, soft_time_limit=20, time_limit=30)
 def driver_locations_flush() -> int:
     return services.driver_locations_flush()
+
+
+from dispatch.tasks_blocks import *  # noqa: E402,F401,F403

@@ -50,6 +50,8 @@ INSTALLED_APPS = [
     "dispatch",
     "payouts",
     "spark.demo",
+    "spark.store",
+    "spark.ops",
 ]
 
 MIDDLEWARE = [
@@ -373,4 +375,13 @@ CELERY_BEAT_SCHEDULE["payouts-resume"] = {
 CELERY_BEAT_SCHEDULE["payouts-reconcile"] = {
     "task": "payouts.tasks.reconciliation_run",
     "schedule": timedelta(days=1),
+}
+
+# --- Blocks ---------------------------------------------------------------------------------
+# A reserved driver not online this long after a block starts forfeits it.
+BLOCKS_NO_SHOW_MINUTES = env.int("SPARK_BLOCKS_NO_SHOW_MINUTES", default=10)
+CELERY_BEAT_SCHEDULE["blocks-sweep"] = {
+    "task": "dispatch.tasks_blocks.blocks_sweep",
+    "schedule": timedelta(seconds=15),
+    "options": {"expires": 15},
 }

@@ -23,5 +23,10 @@ urlpatterns = [
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
     path("t/", include((tracking_urlpatterns, "tracking"))),
+    path("driver/work/", include("dispatch.urls")),
+    path("driver/blocks/", include(("dispatch.urls_blocks", "blocks"))),
+    path("driver/earnings/", include("payouts.urls")),
     path("driver/", include("drivers.urls")),
+    path("store/", include("spark.store.urls")),
+    path("ops/", include("spark.ops.urls")),
 ]

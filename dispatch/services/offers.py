@@ -8,8 +8,9 @@ the database's backstop.
 """
 
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 
-from dispatch.models import DispatchEvent, Offer, Trip
+from dispatch.models import BlockReservation, DispatchEvent, Offer, Trip
 from dispatch.selectors import rate_card_for
 from dispatch.services import pricing, trips
 from dispatch.services.events import dispatch_event
@@ -80,12 +81,20 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
         raise NotFound("No such offer.")
     # The trip row first: every accept of this trip queues on it (no lock-order deadlock
     # between broadcast twins), and only the first finds it still offered.
+    working_block = BlockReservation.objects.filter(
+        driver_id=driver_id,
+        status=BlockReservation.Status.RESERVED,
+        block__starts_at__lte=now,
+        block__ends_at__gt=now,
+    ).values("id")[:1]
     taken = Trip.objects.filter(id=offer.trip_id, status=Trip.Status.OFFERED).update(
         status=Trip.Status.ASSIGNED,
         driver_id=driver_id,
         assigned_at=now,
         status_changed_at=now,
         updated_at=now,
+        # Trips taken during a reserved block count towards its guarantee (payouts).
+        block_reservation_id=Subquery(working_block),
     )
     if taken != 1:
         raise OfferNotAvailable(

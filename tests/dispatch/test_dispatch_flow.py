@@ -385,10 +385,39 @@ def test_orders_show_who_is_bringing_them(city):
     order.refresh_from_db()
     assert order.courier_name == driver.user.first_name.split(" ")[0]
     assert order.courier_vehicle and order.pickup_eta and order.dropoff_eta
-    services.trip_arrive_at_store(trip_id=trip.id, driver_id=driver.id, actor=_actor(driver),
-                                  location=HERE)
+    services.trip_arrive_at_store(
+        trip_id=trip.id, driver_id=driver.id, actor=_actor(driver), location=HERE
+    )
     order.refresh_from_db()
     assert (order.courier_lat, order.courier_lng) == (HERE.lat, HERE.lng)
     services.trip_reassign(trip_id=trip.id, actor=Actor.system("ops"), reason="swap")
     order.refresh_from_db()
     assert order.courier_name == "" and order.courier_lat is None
+
+
+def test_a_trip_taken_during_a_reserved_block_counts_towards_it(city):
+    from datetime import timedelta as td
+
+    from dispatch.models import Block, BlockReservation
+
+    market, store = city
+    driver = online_driver(market)
+    now = timezone.now()
+    block = Block.objects.create(
+        market=market,
+        starts_at=now - td(hours=1),
+        ends_at=now + td(hours=2),
+        guaranteed_pay_cents=6000,
+        capacity=2,
+        opens_at=now - td(days=1),
+        status="open",
+    )
+    reservation = BlockReservation.objects.create(
+        block=block, driver=driver, status="reserved", requested_at=now - td(days=1)
+    )
+    _ready(store)
+    services.dispatch_round_run(market_id=market.id)
+    services.offer_accept(
+        offer_public_id=_offer_for(driver).public_id, driver_id=driver.id, actor=_actor(driver)
+    )
+    assert Trip.objects.get().block_reservation_id == reservation.id

@@ -12,6 +12,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
+from dispatch import demo as dispatch_demo
+from dispatch import demo_blocks
 from drivers import demo as drivers_demo
 from orders.models import ApiKey, Market, Merchant, Store, StoreMembership
 from orders.services import api_key_create
@@ -96,6 +98,8 @@ class Command(BaseCommand):
         )
         for status, email, _password in driver_logins:
             self.stdout.write(f"      {status:<18} {email}")
+        dispatch_demo.seed(self.stdout)
+        demo_blocks.seed(self.stdout)
 
     def _markets_and_stores(self) -> list[Store]:
         merchant, _ = Merchant.objects.get_or_create(
