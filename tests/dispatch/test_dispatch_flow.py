@@ -384,7 +384,9 @@ def test_orders_show_who_is_bringing_them(city):
     driver, trip, order = _assigned_trip(city)
     order.refresh_from_db()
     assert order.courier_name == driver.user.first_name.split(" ")[0]
-    assert order.courier_vehicle and order.pickup_eta and order.dropoff_eta
+    assert order.courier_vehicle
+    assert order.pickup_eta
+    assert order.dropoff_eta
     services.trip_arrive_at_store(
         trip_id=trip.id, driver_id=driver.id, actor=_actor(driver), location=HERE
     )
@@ -392,7 +394,8 @@ def test_orders_show_who_is_bringing_them(city):
     assert (order.courier_lat, order.courier_lng) == (HERE.lat, HERE.lng)
     services.trip_reassign(trip_id=trip.id, actor=Actor.system("ops"), reason="swap")
     order.refresh_from_db()
-    assert order.courier_name == "" and order.courier_lat is None
+    assert order.courier_name == ""
+    assert order.courier_lat is None
 
 
 def test_a_trip_taken_during_a_reserved_block_counts_towards_it(city):
