@@ -210,7 +210,9 @@ def offer_accepted_for_trips(*, trip_ids: list[int]) -> dict[int, Offer]:
 def offer_list_for_order_public_id(*, public_id: Any) -> QuerySet[Offer]:
     """offer_list_for_order, by the order's public id (what ops paste into the admin)."""
     order_id = (
-        TripStop.objects.filter(order__public_id=public_id).values_list("order_id", flat=True).first()
+        TripStop.objects.filter(order__public_id=public_id)
+        .values_list("order_id", flat=True)
+        .first()
     )
     if order_id is None:
         return Offer.objects.none()

@@ -1,6 +1,7 @@
 from django.urls import path
 
 from dispatch import api
+from dispatch.views import trip, work
 
 api_urlpatterns = [
     path("me", api.DriverMeApi.as_view(), name="me"),
@@ -40,4 +41,25 @@ api_urlpatterns = [
     ),
 ]
 
-urlpatterns: list = []
+# The driver portal's work pages, mounted at /driver/work/ (namespace "work").
+STOP = "trips/<uuid:public_id>/stops/<uuid:order_id>"
+portal_urlpatterns = [
+    path("", work.home, name="home"),
+    path("online", work.go_online, name="online"),
+    path("offline", work.go_offline, name="offline"),
+    path("offers/", work.offers, name="offers"),
+    path("offers/<uuid:public_id>/accept", work.offer_accept, name="offer-accept"),
+    path("offers/<uuid:public_id>/decline", work.offer_decline, name="offer-decline"),
+    path("trips/", work.trips, name="trips"),
+    path("trips/<uuid:public_id>/", trip.trip_detail, name="trip"),
+    path("trips/<uuid:public_id>/arrive-at-store", trip.arrive_at_store, name="arrive-at-store"),
+    path("trips/<uuid:public_id>/pickup", trip.pickup, name="pickup"),
+    path(f"{STOP}/arrive", trip.stop_arrive, name="stop-arrive"),
+    path(f"{STOP}/deliver", trip.stop_deliver, name="stop-deliver"),
+    path(f"{STOP}/undeliverable", trip.stop_undeliverable, name="stop-undeliverable"),
+    path(f"{STOP}/return", trip.stop_return, name="stop-return"),
+]
+
+# include("dispatch.urls") mounts the portal pages; the API is mounted by its own list.
+app_name = "work"
+urlpatterns = portal_urlpatterns
