@@ -1,6 +1,8 @@
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.urls import reverse
+from django.utils.html import format_html
 
 from orders import services
 from orders.models import (
@@ -108,7 +110,13 @@ class OrderAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: object = None) -> list[str]:
         # Status and money move only through services; the admin shows them.
-        return [f.name for f in Order._meta.fields]
+        return [*(f.name for f in Order._meta.fields), "dispatch_offers"]
+
+    @admin.display(description="Offers and why each driver was chosen")
+    def dispatch_offers(self, obj: Order) -> str:
+        # A link by URL name: orders does not import dispatch (the layers run one way).
+        url = reverse("admin:dispatch_offer_changelist") + f"?order={obj.public_id}"
+        return format_html('<a href="{}">See the offers of this order</a>', url)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
