@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/spark
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint fmt schema bench bench-smoke clean venv dev-venv seed
+.PHONY: run test lint fmt schema bench bench-smoke clean venv dev-venv seed screenshots
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -53,8 +53,15 @@ schema: dev-venv
 
 test: dev-venv
 	bash scripts/ensure_services.sh
+	bash scripts/ensure_browser.sh
 	$(MAKE) --no-print-directory lint
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest
+
+screenshots: dev-venv
+	bash scripts/ensure_services.sh
+	bash scripts/ensure_browser.sh
+	SPARK_UPDATE_SCREENSHOTS=1 DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(VENV)/bin/pytest tests/e2e
 
 bench: dev-venv
 	bash scripts/ensure_services.sh

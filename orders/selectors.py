@@ -130,9 +130,7 @@ def order_list_for_store_board(*, store_id: int, since: datetime) -> QuerySet[Or
 
 def order_get_for_store(*, store_id: int, public_id: object) -> Order:
     """An order of this store, with its events; another store's order is 404 (BOLA)."""
-    order = one_or_none(
-        _with_events(Order.objects.filter(store_id=store_id, public_id=public_id))
-    )
+    order = one_or_none(_with_events(Order.objects.filter(store_id=store_id, public_id=public_id)))
     if order is None:
         raise NotFound("No such order.")
     return order
@@ -152,9 +150,7 @@ def order_list_for_store_between(
 
 def store_get_for_user(*, user_id: int, public_id: object) -> Store:
     """A store the user is a member of; any other store is 404."""
-    store = one_or_none(
-        store_list_for_user(user_id=user_id).filter(public_id=public_id)
-    )
+    store = one_or_none(store_list_for_user(user_id=user_id).filter(public_id=public_id))
     if store is None:
         raise NotFound("No such store.")
     return store
