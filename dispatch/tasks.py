@@ -22,6 +22,11 @@ def dispatch_round(market_id: int) -> int:
 
 
 @shared_task(acks_late=True, soft_time_limit=20, time_limit=30)
+def trip_assigned_sync(trip_id: int | None = None) -> int:
+    return services.trips_sync_assigned(trip_id=trip_id)
+
+
+@shared_task(acks_late=True, soft_time_limit=20, time_limit=30)
 def offers_expire_due() -> int:
     return services.offers_expire_due()
 

@@ -247,6 +247,11 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(seconds=5),
         "options": {"expires": 5},
     },
+    "trips-sync-assigned": {
+        "task": "dispatch.tasks.trip_assigned_sync",
+        "schedule": timedelta(seconds=5),
+        "options": {"expires": 5},
+    },
     "driver-locations-flush": {
         "task": "dispatch.tasks.driver_locations_flush",
         "schedule": timedelta(seconds=30),

@@ -51,6 +51,7 @@ from dispatch.services.trips import (
     trip_stop_return,
     trip_stop_undeliverable,
     trips_drop_cancelled_orders,
+    trips_sync_assigned,
 )
 
 __all__ = [
@@ -99,4 +100,5 @@ __all__ = [
     "trip_stop_return",
     "trip_stop_undeliverable",
     "trips_drop_cancelled_orders",
+    "trips_sync_assigned",
 ]

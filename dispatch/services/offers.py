@@ -7,9 +7,12 @@ driver wins a trip (C1): a second accept finds the offer or the trip already cha
 the database's backstop.
 """
 
+import logging
+
 from django.db import IntegrityError, transaction
 from django.db.models import Subquery
 
+from dispatch import tasks
 from dispatch.models import BlockReservation, DispatchEvent, Offer, Trip
 from dispatch.selectors import rate_card_for
 from dispatch.services import pricing, trips
@@ -18,6 +21,8 @@ from spark.lib import clock
 from spark.lib.actors import Actor
 from spark.lib.db import one_or_none
 from spark.lib.errors import Conflict, NotFound
+
+logger = logging.getLogger(__name__)
 
 
 class OfferNotAvailable(Conflict):
@@ -130,12 +135,16 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
             ),
         ]
     )
-    offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
-    stops = trips.active_stops(trip)
-    pending = [s.order_id for s in stops if s.status == s.Status.PENDING]
-    trips._move_orders(pending, to=trips.ORDER["assigned"], actor=actor)
-    trips._tell_orders(trip, location=None, stops=stops, pickup_km=offer.pickup_km)
+    transaction.on_commit(lambda: _kick_sync(trip.id))
     return offer
+
+
+def _kick_sync(trip_id: int) -> None:
+    """Best effort: the sweep (trips_sync_assigned on the beat) catches what this misses."""
+    try:
+        tasks.trip_assigned_sync.delay(trip_id)
+    except Exception:
+        logger.warning("could not enqueue trip_assigned_sync(%s)", trip_id, exc_info=True)
 
 
 @transaction.atomic

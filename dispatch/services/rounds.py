@@ -379,6 +379,7 @@ def _commit_offers(made: list[Offer], state: RoundState) -> None:
 
 def dispatch_round_run(*, market_id: int, policy: str = "optimal") -> DispatchRound | None:
     """One round for one market; None when another round of the market is running."""
+    trips.trips_sync_assigned()
     offers.offers_expire_due(market_id=market_id)
     trips.trips_drop_cancelled_orders(market_id=market_id)
     with transaction.atomic():

@@ -44,12 +44,13 @@ class ProofMissing(ApplicationError):
 
 
 def _lock_trip(trip_id: int, *, driver_id: int | None = None) -> Trip:
-    qs = Trip.objects.select_for_update().filter(id=trip_id)
+    qs = Trip.objects.select_for_update(of=("self",)).select_related("market").filter(id=trip_id)
     if driver_id is not None:
         qs = qs.filter(driver_id=driver_id)
     trip = one_or_none(qs)
     if trip is None:
         raise NotFound("No such trip.")
+    _sync_assigned(trip)  # a step right after the accept may beat the follow-up task
     return trip
 
 
@@ -164,6 +165,60 @@ def _move_orders(
         order_services.order_transition_many(
             order_ids=order_ids, to=to, actor=actor, location=location, note=note
         )
+
+
+def _sync_assigned(trip: Trip) -> None:
+    """Bring a freshly accepted trip's world in line: withdraw its other offers, move its
+    orders to driver_assigned and tell them who is coming. Idempotent; caller holds the lock.
+
+    Accepting does only the contested part (two conditional UPDATEs) so that it stays fast
+    under a storm; this runs right after (a task kicked on commit, a sweep as the backstop)
+    and before any later step of the trip.
+    """
+    from dispatch.models import Offer
+    from dispatch.services import offers
+
+    if trip.status not in Trip.WITH_DRIVER:
+        return
+    offers.offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
+    stops = active_stops(trip)
+    pending = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
+    statuses = {o.id: o.status for o in order_selectors.order_list_by_ids(ids=pending)}
+    offered = [oid for oid in pending if statuses.get(oid) == ORDER["offered"]]
+    if not offered:
+        return
+    accepted = (
+        Offer.objects.filter(trip=trip, status=Offer.Status.ACCEPTED).only("pickup_km").first()
+    )
+    actor = Actor(label=f"driver:{trip.driver_id}")
+    _move_orders(offered, to=ORDER["assigned"], actor=actor, note="trip accepted")
+    _tell_orders(
+        trip, location=None, stops=stops, pickup_km=accepted.pickup_km if accepted else None
+    )
+
+
+def trips_sync_assigned(*, trip_id: int | None = None) -> int:
+    """The backstop sweep (and the on-commit task) for _sync_assigned; returns trips synced."""
+    due = TripStop.objects.filter(
+        is_active=True,
+        status=TripStop.Status.PENDING,
+        trip__status__in=Trip.WITH_DRIVER,
+        order__status=ORDER["offered"],
+    )
+    if trip_id is not None:
+        due = due.filter(trip_id=trip_id)
+    synced = 0
+    for tid in sorted(set(due.values_list("trip_id", flat=True)[:500])):
+        with transaction.atomic():
+            trip = one_or_none(
+                Trip.objects.select_for_update(skip_locked=True)
+                .select_related("market")
+                .filter(id=tid)
+            )
+            if trip is not None:
+                _sync_assigned(trip)
+                synced += 1
+    return synced
 
 
 @transaction.atomic

@@ -78,19 +78,42 @@ def test_unapproved_driver_cannot_go_online(city):
             services.driver_go_online(driver_id=driver.id, lat=36.1, lng=-86.7)
 
 
-def test_accept_assigns_the_trip_and_moves_its_orders(city):
+def test_accept_assigns_the_trip_and_moves_its_orders(city, django_capture_on_commit_callbacks):
     market, store = city
     driver = online_driver(market)
     order = _ready(store)
     services.dispatch_round_run(market_id=market.id)
-    offer = services.offer_accept(
-        offer_public_id=_offer_for(driver).public_id, driver_id=driver.id, actor=_actor(driver)
-    )
+    with django_capture_on_commit_callbacks(execute=False) as after_commit:
+        offer = services.offer_accept(
+            offer_public_id=_offer_for(driver).public_id,
+            driver_id=driver.id,
+            actor=_actor(driver),
+        )
     assert offer.status == Offer.Status.ACCEPTED
     trip = Trip.objects.get()
     assert (trip.status, trip.driver_id) == (Trip.Status.ASSIGNED, driver.id)
     order.refresh_from_db()
+    assert order.status == Order.Status.OFFERED  # the contested part only, until the follow-up
+    for callback in after_commit:
+        callback()  # the task kicked on commit (eager in tests)
+    order.refresh_from_db()
     assert order.status == Order.Status.DRIVER_ASSIGNED
+    assert order.events.filter(to_status="driver_assigned").count() == 1
+
+
+def test_the_sweep_completes_an_accept_whose_follow_up_was_lost(city):
+    market, store = city
+    driver = online_driver(market)
+    order = _ready(store)
+    services.dispatch_round_run(market_id=market.id)
+    services.offer_accept(
+        offer_public_id=_offer_for(driver).public_id, driver_id=driver.id, actor=_actor(driver)
+    )  # on_commit never runs in this test
+    assert services.trips_sync_assigned() == 1
+    assert services.trips_sync_assigned() == 0  # idempotent
+    order.refresh_from_db()
+    assert order.status == Order.Status.DRIVER_ASSIGNED
+    assert order.courier_name
 
 
 def test_offer_accept_fails_when_expired(city):
@@ -177,6 +200,7 @@ def _assigned_trip(city, **order_kwargs):
     services.offer_accept(
         offer_public_id=_offer_for(driver).public_id, driver_id=driver.id, actor=_actor(driver)
     )
+    services.trips_sync_assigned()  # what the task kicked on commit does
     return driver, Trip.objects.get(), Order.objects.get(id=order.id)
 
 

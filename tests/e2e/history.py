@@ -41,6 +41,7 @@ def _deliver(city: City, external_id: str, *, decline_first: bool) -> Order:
     dispatch_services.offer_accept(
         offer_public_id=offer.public_id, driver_id=city.driver.id, actor=actor
     )
+    dispatch_services.trips_sync_assigned()  # the follow-up a task runs after the commit
     order.refresh_from_db()
     trip = offer.trip
     dispatch_services.trip_confirm_pickup(

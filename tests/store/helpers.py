@@ -85,6 +85,7 @@ def assigned_order(city: City, **kwargs: Any) -> tuple[Order, Any]:
     dispatch_services.offer_accept(
         offer_public_id=offer.public_id, driver_id=city.driver.id, actor=driver_actor(city.driver)
     )
+    dispatch_services.trips_sync_assigned()  # the follow-up a task runs after the commit
     order.refresh_from_db()
     return order, offer.trip
 
