@@ -1,6 +1,7 @@
 """The driver JSON API under /api/v1/driver/: the portal's scripts use it, and a native app
 could. Session or token auth; every object is scoped to the signed-in driver (404 otherwise)."""
 
+from functools import cached_property
 from typing import Any
 
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -36,14 +37,19 @@ class IsDriver(permissions.BasePermission):
         user = request.user
         if not getattr(user, "is_authenticated", False) or not getattr(user, "pk", None):
             return False
-        view.driver = driver_selectors.driver_get_for_user(user_id=user.pk)
-        return view.driver is not None
+        view.driver_id = driver_selectors.driver_id_for_user(user_id=user.pk)
+        return view.driver_id is not None
 
 
 class DriverApi(APIView):
     authentication_classes = (SessionAuthentication, TokenAuthentication)
     permission_classes = (IsDriver,)
-    driver: Any = None
+    driver_id: int | None = None
+
+    @cached_property
+    def driver(self) -> Any:
+        """The whole driver row, loaded only by the views that need more than the id."""
+        return driver_selectors.driver_get(driver_id=self.driver_id)
 
     @property
     def actor(self) -> Actor:
@@ -201,15 +207,15 @@ class DriverOnlineApi(DriverApi):
     )
     def post(self, request: Request) -> Response:
         point = Location.point(request.data)
-        row = services.driver_go_online(driver_id=self.driver.id, lat=point.lat, lng=point.lng)
-        token = ping_token_for(driver_id=self.driver.id, market_id=row.market_id)
+        row = services.driver_go_online(driver_id=self.driver_id, lat=point.lat, lng=point.lng)
+        token = ping_token_for(driver_id=self.driver_id, market_id=row.market_id)
         return Response({"is_online": True, "ping_token": token})
 
 
 class DriverOfflineApi(DriverApi):
     @extend_schema(request=None, responses={200: None, **ERRORS}, tags=["driver"])
     def post(self, request: Request) -> Response:
-        services.driver_go_offline(driver_id=self.driver.id)
+        services.driver_go_offline(driver_id=self.driver_id)
         return Response({"is_online": False})
 
 
@@ -233,7 +239,7 @@ class DriverLocationApi(DriverApi):
         driver_id, market_id = (
             (who.driver_id, who.market_id)
             if isinstance(who, PingPrincipal)
-            else (self.driver.id, self.driver.home_market_id)
+            else (self.driver_id, self.driver.home_market_id)
         )
         pos = services.driver_location_update(
             driver_id=driver_id, market_id=market_id, lat=point.lat, lng=point.lng
@@ -244,7 +250,7 @@ class DriverLocationApi(DriverApi):
 class OfferListApi(DriverApi):
     @extend_schema(responses={200: OfferOutput(many=True), **ERRORS}, tags=["driver"])
     def get(self, request: Request) -> Response:
-        offers = selectors.offer_list_open_for_driver(driver_id=self.driver.id, now=clock.now())
+        offers = selectors.offer_list_open_for_driver(driver_id=self.driver_id, now=clock.now())
         return Response(OfferOutput(offers, many=True).data)
 
 
@@ -261,7 +267,7 @@ class OfferAcceptApi(DriverApi):
     )
     def post(self, request: Request, public_id: str) -> Response:
         offer = services.offer_accept(
-            offer_public_id=public_id, driver_id=self.driver.id, actor=self.actor
+            offer_public_id=public_id, driver_id=self.driver_id, actor=self.actor
         )
         return Response(OfferOutput(offer).data)
 
@@ -277,7 +283,7 @@ class OfferDeclineApi(DriverApi):
         data.is_valid(raise_exception=True)
         offer = services.offer_decline(
             offer_public_id=public_id,
-            driver_id=self.driver.id,
+            driver_id=self.driver_id,
             actor=self.actor,
             reason=data.validated_data["reason"],
         )
@@ -287,7 +293,7 @@ class OfferDeclineApi(DriverApi):
 class TripCurrentApi(DriverApi):
     @extend_schema(responses={200: TripOutput, 204: None, **ERRORS}, tags=["driver"])
     def get(self, request: Request) -> Response:
-        trip = selectors.trip_current_for_driver(driver_id=self.driver.id)
+        trip = selectors.trip_current_for_driver(driver_id=self.driver_id)
         return Response(TripOutput(trip).data) if trip else Response(status=204)
 
 
@@ -297,7 +303,7 @@ class TripDetailApi(DriverApi):
         return Response(TripOutput(self.trip(public_id)).data)
 
     def trip(self, public_id: str) -> Trip:
-        return selectors.trip_get_for_driver(driver_id=self.driver.id, public_id=public_id)
+        return selectors.trip_get_for_driver(driver_id=self.driver_id, public_id=public_id)
 
     def respond(self, public_id: str) -> Response:
         return Response(TripOutput(self.trip(public_id)).data)
@@ -309,7 +315,7 @@ class TripArriveAtStoreApi(TripDetailApi):
         trip = self.trip(public_id)
         services.trip_arrive_at_store(
             trip_id=trip.id,
-            driver_id=self.driver.id,
+            driver_id=self.driver_id,
             actor=self.actor,
             location=Location.point(request.data),
         )
@@ -333,7 +339,7 @@ class TripPickupApi(TripDetailApi):
         codes = {by_public[k]: v for k, v in data.validated_data["codes"].items() if k in by_public}
         services.trip_confirm_pickup(
             trip_id=trip.id,
-            driver_id=self.driver.id,
+            driver_id=self.driver_id,
             actor=self.actor,
             codes=codes,
             location=Point(data.validated_data["lat"], data.validated_data["lng"]),
@@ -365,7 +371,7 @@ class StopArriveApi(StopApi):
         trip = self.trip(public_id)
         services.trip_stop_arrive(
             trip_id=trip.id,
-            driver_id=self.driver.id,
+            driver_id=self.driver_id,
             order_id=self.stop_order_id(trip, order_id),
             actor=self.actor,
             location=Location.point(request.data),
@@ -400,7 +406,7 @@ class StopDeliverApi(StopApi):
             raise serializers.ValidationError({"photo": ["At most 10 MB."]})
         services.trip_stop_deliver(
             trip_id=trip.id,
-            driver_id=self.driver.id,
+            driver_id=self.driver_id,
             order_id=self.stop_order_id(trip, order_id),
             actor=self.actor,
             location=Point(v["lat"], v["lng"]),
@@ -428,7 +434,7 @@ class StopUndeliverableApi(StopApi):
         data.is_valid(raise_exception=True)
         services.trip_stop_undeliverable(
             trip_id=trip.id,
-            driver_id=self.driver.id,
+            driver_id=self.driver_id,
             order_id=self.stop_order_id(trip, order_id),
             actor=self.actor,
             reason=data.validated_data["reason"],
@@ -443,7 +449,7 @@ class StopReturnApi(StopApi):
         trip = self.trip(public_id)
         services.trip_stop_return(
             trip_id=trip.id,
-            driver_id=self.driver.id,
+            driver_id=self.driver_id,
             order_id=self.stop_order_id(trip, order_id),
             actor=self.actor,
             location=Location.point(request.data, required=False),

@@ -113,6 +113,23 @@ def driver_get(*, driver_id: int) -> Driver:
     return driver
 
 
+_DRIVER_ID_BY_USER: dict[int, int] = {}
+
+
+def driver_id_for_user(*, user_id: int) -> int | None:
+    """The driver id of a user, remembered per process (a user's driver never changes).
+
+    The hot driver API paths (accept, pings) need only the id: no join, and no query at all
+    after the first request of a process. Non-drivers are not remembered (they may sign up).
+    """
+    driver_id = _DRIVER_ID_BY_USER.get(user_id)
+    if driver_id is None:
+        driver_id = Driver.objects.filter(user_id=user_id).values_list("id", flat=True).first()
+        if driver_id is not None:
+            _DRIVER_ID_BY_USER[user_id] = driver_id
+    return driver_id
+
+
 def driver_get_for_user(*, user_id: int | None) -> Driver | None:
     """The driver profile of a logged-in user, or None (staff, store users, anonymous)."""
     if user_id is None:

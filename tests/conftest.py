@@ -22,6 +22,9 @@ def _test_settings(settings):  # noqa: PT004 (autouse fixture configuring settin
     from orders.services import webhooks
 
     webhooks._next_kick_at = 0.0
+    from drivers import selectors as driver_selectors
+
+    driver_selectors._DRIVER_ID_BY_USER.clear()  # ids may repeat across test databases
     yield
     app.conf.task_always_eager = False
 
