@@ -1,0 +1,129 @@
+"""The few SQL spellings that differ between PostgreSQL and the embedded SQLite.
+
+The set-based sweeps (earnings, settlement) are plain SQL over the selectors' compiled
+querysets; everything vendor-specific they need is here.
+"""
+
+# SQL text below is built only from constants and Django-compiled querysets; every value
+# is a bound parameter.
+# ruff: noqa: S608
+
+import hashlib
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model, QuerySet
+
+
+def is_postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def seconds_between(start: str, end: str) -> str:
+    """Whole seconds from `start` to `end` (SQL expressions), rounded down."""
+    if is_postgres():
+        return f"FLOOR(EXTRACT(EPOCH FROM ({end} - {start})))"
+    return f"CAST(ROUND((julianday({end}) - julianday({start})) * 86400.0, 3) AS INTEGER)"
+
+
+def whole_minutes(seconds: str) -> str:
+    """Seconds (non-negative, integral) to whole minutes, rounded down."""
+    if is_postgres():
+        return f"FLOOR(({seconds}) / 60)"
+    return f"(({seconds}) / 60)"
+
+
+def new_uuid() -> str:
+    """A random UUID in the column format Django uses for UUIDField on this database."""
+    if is_postgres():
+        return "gen_random_uuid()"
+    return "lower(hex(randomblob(16)))"
+
+
+def param(value: Any) -> Any:
+    """A datetime or date as the database driver wants it in a raw query."""
+    if isinstance(value, datetime):
+        return connection.ops.adapt_datetimefield_value(value)
+    if isinstance(value, date):
+        return connection.ops.adapt_datefield_value(value)
+    return value
+
+
+def ts(placeholder: str = "%s") -> str:
+    """A timestamp parameter, typed (PostgreSQL cannot infer types inside VALUES/CASE)."""
+    return f"CAST({placeholder} AS TIMESTAMP WITH TIME ZONE)" if is_postgres() else placeholder
+
+
+def compiled(qs: QuerySet[Any]) -> tuple[str, tuple[Any, ...]]:
+    """A selector's queryset as a sub-select (SQL, params) to use inside a set-based query."""
+    sql, params = qs.query.sql_with_params()
+    return f"({sql})", tuple(params)
+
+
+def execute(sql: str, params: Sequence[Any] = ()) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param(p) for p in params])
+        return cursor.rowcount
+
+
+def fetchall(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [param(p) for p in params])
+        return list(cursor.fetchall())
+
+
+def temp_table(name: str, columns: str) -> None:
+    """A scratch table for this transaction (dropped on commit, or by `drop`)."""
+    execute(f"DROP TABLE IF EXISTS {name}")
+    suffix = " ON COMMIT DROP" if is_postgres() else ""
+    execute(f"CREATE TEMP TABLE {name} ({columns}){suffix}")
+
+
+def drop(name: str) -> None:
+    execute(f"DROP TABLE IF EXISTS {name}")
+
+
+def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Multi-row INSERT in chunks (one round trip per 500 rows)."""
+    if not rows:
+        return
+    width = len(columns)
+    one = "(" + ", ".join(["%s"] * width) + ")"
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        values = ", ".join([one] * len(chunk))
+        flat = [param(v) for row in chunk for v in row]
+        with connection.cursor() as cursor:
+            cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}", flat)
+
+
+def advisory_xact_lock(name: str) -> None:
+    """Wait for a transaction-scoped advisory lock (SQLite serialises writers anyway)."""
+    if not is_postgres():
+        return
+    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
+    execute("SELECT pg_advisory_xact_lock(%s)", [key])
+
+
+def tune_for_bulk() -> None:
+    """Room for the hash joins and aggregates of a set-based run, for this transaction only."""
+    if is_postgres():
+        execute("SET LOCAL work_mem = '256MB'")
+        # Compiling these one-off statements costs more than it saves.
+        execute("SET LOCAL jit = off")
+
+
+def reserve_ids(model: type[Model], n: int) -> list[int]:
+    """n ids of `model`'s primary key, taken now and written later in this transaction."""
+    table = model._meta.db_table
+    if is_postgres():
+        rows = fetchall(
+            f"SELECT nextval(pg_get_serial_sequence('{table}', 'id')) FROM generate_series(1, %s)",
+            [n],
+        )
+        return sorted(int(r[0]) for r in rows)
+    # SQLite: one writer at a time (IMMEDIATE transactions), so max + 1.. is ours.
+    start = int(fetchall(f"SELECT COALESCE(MAX(id), 0) FROM {table}")[0][0]) + 1
+    return list(range(start, start + n))

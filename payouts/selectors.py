@@ -1,1 +1,0 @@
-"""The payouts app's only public read API."""

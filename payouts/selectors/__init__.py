@@ -1,0 +1,68 @@
+"""The payouts app's only public read API. Driver-facing reads are scoped to one driver and
+raise NotFound for anybody else's rows (BOLA: 404, never 403)."""
+
+from payouts.selectors.earnings import (
+    Home,
+    InstantPay,
+    Summary,
+    balance_for_driver,
+    earning_list_recent_for_driver,
+    earnings_summary_for_driver,
+    home_for_driver,
+    instant_pay_for_driver,
+    payout_get_for_driver,
+    payout_list_for_driver,
+    tip_review_list_for_driver,
+    trip_public_ids,
+)
+from payouts.selectors.ops import (
+    DriverLedger,
+    TaxRow,
+    ledger_for_driver,
+    payout_batch_list,
+    payout_list_failed,
+    reconciliation_run_list,
+    tax_summary,
+    tax_summary_csv_rows,
+)
+from payouts.selectors.statements import (
+    ITEM_LABELS,
+    Statement,
+    TripBreakdown,
+    item_explanation,
+    statement_csv_rows,
+    statement_for_driver,
+    statement_weeks_for_driver,
+    trip_breakdown_for_driver,
+)
+
+__all__ = [
+    "ITEM_LABELS",
+    "DriverLedger",
+    "Home",
+    "InstantPay",
+    "Statement",
+    "Summary",
+    "TaxRow",
+    "TripBreakdown",
+    "balance_for_driver",
+    "earning_list_recent_for_driver",
+    "earnings_summary_for_driver",
+    "home_for_driver",
+    "instant_pay_for_driver",
+    "item_explanation",
+    "ledger_for_driver",
+    "payout_batch_list",
+    "payout_get_for_driver",
+    "payout_list_failed",
+    "payout_list_for_driver",
+    "reconciliation_run_list",
+    "statement_csv_rows",
+    "statement_for_driver",
+    "statement_weeks_for_driver",
+    "tax_summary",
+    "tax_summary_csv_rows",
+    "tip_review_list_for_driver",
+    "trip_breakdown_for_driver",
+    "trip_public_ids",
+]

@@ -1,0 +1,191 @@
+"""Applying the provider's answers: the payout state machine, set-based.
+
+Each move is one conditional UPDATE (`... WHERE status = <from> ... RETURNING id`): only the rows
+it returns moved, and only those get an event row and a ledger move, in the same transaction.
+Two workers applying the same answer move a payout once.
+"""
+
+# SQL text below is built only from constants and Django-compiled querysets; every value
+# is a bound parameter.
+# ruff: noqa: S608
+
+from collections import Counter
+from datetime import timedelta
+
+from django.db import transaction
+
+from payouts import _sql
+from payouts.models import Account, Payout, PayoutBatch, PayoutEvent
+from payouts.providers import TransferResult
+from payouts.providers import TransferStatus as TS
+from payouts.services import ledger
+from spark.lib import clock
+from spark.lib.actors import Actor
+
+RESULTS = "payouts_tmp_result"
+IDS = "payouts_tmp_ids"
+BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
+S = Payout.Status
+SYSTEM = Actor.system("payouts")
+EVENT_COLUMNS = ("entity", "entity_id", "payout_id", "from_status", "to_status")
+EVENT_COLUMNS += ("actor_label", "at", "note")
+
+
+def _backoff(attempts: int) -> timedelta:
+    return BACKOFF[min(max(attempts, 1), len(BACKOFF)) - 1]
+
+
+@transaction.atomic
+def payouts_apply(
+    *, answers: list[tuple[int, int, TransferResult]], actor: Actor = SYSTEM
+) -> Counter[str]:
+    """answers: (payout id, attempts so far, the provider's answer)."""
+    counts: Counter[str] = Counter()
+    if not answers:
+        return counts
+    now = clock.now()
+    _sql.temp_table(
+        RESULTS,
+        "payout_id bigint, status varchar(16), transfer_id varchar(100), reason varchar(300), "
+        "next_at timestamp with time zone",
+    )
+    _sql.insert_rows(
+        RESULTS,
+        ("payout_id", "status", "transfer_id", "reason", "next_at"),
+        [
+            (pid, r.status, r.transfer_id, r.failure_reason[:300], now + _backoff(attempts))
+            for pid, attempts, r in answers
+        ],
+    )
+    accepted = f"r.status IN ('{TS.PAID}', '{TS.PENDING}')"
+    counts["submitted"] = len(
+        _move(S.PENDING, S.SUBMITTED, accepted, "submitted_at = %s, transfer_id = r.transfer_id")
+    )
+    paid = _move(S.SUBMITTED, S.PAID, f"r.status = '{TS.PAID}'", "paid_at = %s")
+    _ledger_moves(paid, kind="payout_paid", actor=actor)
+    failed = []
+    for source in (S.PENDING, S.SUBMITTED):
+        failed += _move(
+            source,
+            S.FAILED,
+            f"r.status = '{TS.FAILED}'",
+            "failed_at = %s, failure_reason = r.reason, transfer_id = r.transfer_id",
+        )
+    _ledger_moves(failed, kind="payout_failed", actor=actor)
+    counts["paid"], counts["failed"] = len(paid), len(failed)
+    # No trustworthy answer: release the lease, try again later (same key).
+    counts["retry_later"] = _sql.execute(
+        f"""
+        UPDATE payouts_payout SET locked_until = NULL, next_attempt_at = r.next_at,
+            failure_reason = r.reason, updated_at = %s
+        FROM {RESULTS} r
+        WHERE payouts_payout.id = r.payout_id AND payouts_payout.status = 'pending'
+          AND r.status = '{TS.ERROR}'
+        """,
+        [now],
+    )
+    _sql.drop(RESULTS)
+    return counts
+
+
+def _move(frm: str, to: str, condition: str, extra: str, actor: Actor = SYSTEM) -> list[int]:
+    now = clock.now()
+    rows = _sql.fetchall(
+        f"""
+        UPDATE payouts_payout SET status = %s, status_changed_at = %s, updated_at = %s,
+            locked_until = NULL, {extra}
+        FROM {RESULTS} r
+        WHERE payouts_payout.id = r.payout_id AND payouts_payout.status = %s AND {condition}
+        RETURNING payouts_payout.id, r.reason
+        """,
+        [to, now, now, now, frm],
+    )
+    _sql.insert_rows(
+        "payouts_payoutevent",
+        EVENT_COLUMNS,
+        [("payout", pid, pid, frm, to, actor.label, now, reason or "") for pid, reason in rows],
+    )
+    return sorted(pid for pid, _ in rows)
+
+
+def _ledger_moves(ids: list[int], *, kind: str, actor: Actor) -> None:
+    """payout_paid: in transit -> cash. payout_failed: in transit (and the fee) -> back to the
+    driver's payable. One transaction per payout, external id `<kind>:<payout id>`."""
+    if not ids:
+        return
+    for currency in set(Payout.objects.filter(id__in=ids).values_list("currency", flat=True)):
+        ledger.platform_accounts(currency=currency)
+    _sql.temp_table(IDS, "id bigint")
+    _sql.insert_rows(IDS, ("id",), [(i,) for i in ids])
+    now = clock.now()
+    _sql.execute(
+        f"""
+        INSERT INTO payouts_journaltransaction (external_id, kind, driver_id, payout_id, currency,
+            effective_at, posted_at, description, actor_label, reason)
+        SELECT %s || CAST(p.id AS varchar(20)), %s, p.driver_id, p.id, p.currency, %s, %s,
+            %s, %s, ''
+        FROM payouts_payout p JOIN {IDS} i ON i.id = p.id
+        """,
+        [f"{kind}:", kind, now, now, kind.replace("_", " "), actor.label],
+    )
+
+    def leg(amount: str, platform: str | None) -> tuple[str, list[str]]:
+        """One entry per payout: on a platform account of its currency, or on the driver's
+        own payable (the payout's account) when `platform` is None."""
+        join, account, params = "", "p.account_id", []
+        if platform is not None:
+            join = (
+                "JOIN payouts_account a ON a.driver_id IS NULL AND a.currency = p.currency "
+                "AND a.kind = %s "
+            )
+            account, params = "a.id", [platform]
+        sql = (
+            f"SELECT j.id, {account}, {amount}, p.currency FROM payouts_payout p "
+            f"JOIN {IDS} i ON i.id = p.id "
+            f"JOIN payouts_journaltransaction j ON j.payout_id = p.id AND j.kind = '{kind}' "
+            f"{join}WHERE {amount} <> 0"
+        )
+        return sql, params
+
+    if kind == "payout_paid":
+        legs = [
+            leg("p.amount_cents", Account.Kind.PAYOUTS_IN_TRANSIT),
+            leg("-p.amount_cents", Account.Kind.CASH),
+        ]
+    else:
+        legs = [
+            leg("p.amount_cents", Account.Kind.PAYOUTS_IN_TRANSIT),
+            leg("p.fee_cents", Account.Kind.FEE_INCOME),
+            leg("-(p.amount_cents + p.fee_cents)", None),
+        ]
+    # One statement: the balance trigger sees each transaction whole.
+    _sql.execute(
+        "INSERT INTO payouts_journalentry (transaction_id, account_id, amount_cents, currency) "
+        + " UNION ALL ".join(sql for sql, _ in legs),
+        [p for _, params in legs for p in params],
+    )
+    _sql.drop(IDS)
+
+
+def payout_batches_finish() -> int:
+    """A batch whose payouts are all paid or failed is done (a conditional UPDATE each)."""
+    now, done = clock.now(), 0
+    ready = PayoutBatch.objects.filter(status=PayoutBatch.Status.CREATED).exclude(
+        payouts__status__in=Payout.OPEN
+    )
+    for batch_id in ready.values_list("id", flat=True):
+        with transaction.atomic():
+            moved = PayoutBatch.objects.filter(
+                id=batch_id, status=PayoutBatch.Status.CREATED
+            ).update(status=PayoutBatch.Status.DONE, finished_at=now, updated_at=now)
+            if moved:
+                PayoutEvent.objects.create(
+                    entity=PayoutEvent.Entity.BATCH,
+                    entity_id=batch_id,
+                    from_status=PayoutBatch.Status.CREATED,
+                    to_status=PayoutBatch.Status.DONE,
+                    actor_label=SYSTEM.label,
+                    at=now,
+                )
+                done += 1
+    return done
