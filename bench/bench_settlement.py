@@ -288,14 +288,12 @@ def spark_settle(market_id: int, period_start) -> tuple[float, dict]:
 
     phases: dict[str, float] = {}
     originals = {
-        "earnings": settlement.earnings.earnings_post,
+        "earnings": settlement._earnings_post,
         "floor": settlement._floor_topups,
         "batch": settlement._batch_create,
         "submit": settlement.payouts_submit,
     }
-    settlement.earnings.earnings_post = _timed(
-        phases, "earnings lines + ledger", originals["earnings"]
-    )
+    settlement._earnings_post = _timed(phases, "earnings lines + ledger", originals["earnings"])
     settlement._floor_topups = _timed(phases, "floor top-ups", originals["floor"])
     settlement._batch_create = _timed(phases, "payouts + ledger moves", originals["batch"])
     settlement.payouts_submit = _timed(phases, "provider + paid", originals["submit"])
@@ -304,7 +302,7 @@ def spark_settle(market_id: int, period_start) -> tuple[float, dict]:
         settlement.payout_batch_settle(market_id=market_id, period_start=period_start)
         return time.perf_counter() - t0, phases
     finally:
-        settlement.earnings.earnings_post = originals["earnings"]
+        settlement._earnings_post = originals["earnings"]
         settlement._floor_topups = originals["floor"]
         settlement._batch_create = originals["batch"]
         settlement.payouts_submit = originals["submit"]

@@ -86,33 +86,33 @@ def drop(name: str) -> None:
 
 
 def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Multi-row INSERT in chunks (one round trip per 500 rows)."""
+    """Multi-row INSERT in chunks (one round trip per 2,000 rows)."""
     if not rows:
         return
     width = len(columns)
     one = "(" + ", ".join(["%s"] * width) + ")"
-    for start in range(0, len(rows), 500):
-        chunk = rows[start : start + 500]
+    for start in range(0, len(rows), 2000):
+        chunk = rows[start : start + 2000]
         values = ", ".join([one] * len(chunk))
         flat = [param(v) for row in chunk for v in row]
         with connection.cursor() as cursor:
             cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}", flat)
 
 
-def advisory_xact_lock(name: str) -> None:
-    """Wait for a transaction-scoped advisory lock (SQLite serialises writers anyway)."""
+def advisory_xact_lock(name: str, *, shared: bool = False) -> None:
+    """Wait for a transaction-scoped advisory lock (SQLite serialises writers anyway). The key
+    is spark.lib.db's, so that its try_advisory_xact_lock(name) meets this one."""
     if not is_postgres():
         return
     key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-    execute("SELECT pg_advisory_xact_lock(%s)", [key])
+    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
+    execute(f"SELECT {fn}(%s)", [key])
 
 
 def tune_for_bulk() -> None:
     """Room for the hash joins and aggregates of a set-based run, for this transaction only."""
     if is_postgres():
         execute("SET LOCAL work_mem = '256MB'")
-        # Compiling these one-off statements costs more than it saves.
-        execute("SET LOCAL jit = off")
 
 
 def reserve_ids(model: type[Model], n: int) -> list[int]:

@@ -361,7 +361,9 @@ PAYOUTS_SANDBOX_FAIL_WITH = env.str("SPARK_PAYOUTS_SANDBOX_FAIL_WITH", default="
 PAYOUTS_TAX_THRESHOLD_CENTS = env.int("SPARK_TAX_THRESHOLD_CENTS", default=60000)
 # How far back the earnings sweep looks for completed trips, tip changes and blocks.
 PAYOUTS_SWEEP_LOOKBACK = timedelta(days=env.int("SPARK_PAYOUTS_LOOKBACK_DAYS", default=8))
-PAYOUTS_SUBMIT_CHUNK = 1000
+PAYOUTS_SUBMIT_CHUNK = 5000
+# Settlement posts the week's earnings in this many shards of drivers at once (PostgreSQL).
+PAYOUTS_SETTLE_WORKERS = env.int("SPARK_PAYOUTS_SETTLE_WORKERS", default=2)
 # Tests build tables without migrations: install the ledger's triggers after `migrate` too.
 PGTRIGGER_INSTALL_ON_MIGRATE = True
 CELERY_BEAT_SCHEDULE["payouts-earnings-post"] = {

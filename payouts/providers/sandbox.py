@@ -73,8 +73,8 @@ class SandboxProvider:
         """INSERT .. ON CONFLICT DO NOTHING: the keys it returns are the new transfers."""
         accepted: set[str] = set()
         one = "(" + ", ".join(["%s"] * len(COLUMNS)) + ")"
-        for start in range(0, len(rows), 500):
-            chunk = rows[start : start + 500]
+        for start in range(0, len(rows), 2000):
+            chunk = rows[start : start + 2000]
             found = _sql.fetchall(
                 f"INSERT INTO payouts_sandboxtransfer ({', '.join(COLUMNS)}) "
                 f"VALUES {', '.join([one] * len(chunk))} "

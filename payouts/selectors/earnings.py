@@ -3,7 +3,8 @@
 from dataclasses import dataclass
 from datetime import date
 
-from django.db.models import Count, Q, QuerySet, Sum
+from django.db.models import Count, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 
 from dispatch import selectors as dispatch_selectors
 from drivers import selectors as driver_selectors
@@ -86,11 +87,23 @@ def earnings_summary_for_driver(*, driver_id: int) -> Summary:
 
 
 def earning_list_recent_for_driver(*, driver_id: int, limit: int = 20) -> list[Earning]:
-    return list(
+    """The latest lines, each trip with its tip changes since folded in (`tip_changes_cents`,
+    `current_total_cents`), so the list shows what the trip pays now."""
+    changes = (
+        Earning.objects.filter(trip_id=OuterRef("trip_id"), kind=Earning.Kind.TIP_CHANGE)
+        .values("trip_id")
+        .annotate(s=Sum("tip_cents"))
+        .values("s")
+    )
+    rows = list(
         Earning.objects.filter(driver_id=driver_id)
         .exclude(kind=Earning.Kind.TIP_CHANGE)
+        .annotate(tip_changes_cents=Coalesce(Subquery(changes), 0))
         .order_by("-earned_at", "-id")[:limit]
     )
+    for e in rows:
+        e.current_total_cents = e.total_cents + e.tip_changes_cents  # type: ignore[attr-defined]
+    return rows
 
 
 def trip_public_ids(*, trip_ids: list[int]) -> dict[int, dict]:  # type: ignore[type-arg]

@@ -96,14 +96,15 @@ def _move(frm: str, to: str, condition: str, extra: str, actor: Actor = SYSTEM) 
             locked_until = NULL, {extra}
         FROM {RESULTS} r
         WHERE payouts_payout.id = r.payout_id AND payouts_payout.status = %s AND {condition}
-        RETURNING payouts_payout.id, r.reason
+        RETURNING payouts_payout.id, payouts_payout.failure_reason
         """,
         [to, now, now, now, frm],
     )
+    note = (lambda reason: reason or "") if to == S.FAILED else (lambda reason: "")
     _sql.insert_rows(
         "payouts_payoutevent",
         EVENT_COLUMNS,
-        [("payout", pid, pid, frm, to, actor.label, now, reason or "") for pid, reason in rows],
+        [("payout", pid, pid, frm, to, actor.label, now, note(reason)) for pid, reason in rows],
     )
     return sorted(pid for pid, _ in rows)
 

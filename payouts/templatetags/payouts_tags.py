@@ -22,3 +22,18 @@ def signed_money(cents: int | None, currency: str = "USD") -> str:
 @register.filter
 def payout_badge(status: str) -> str:
     return {"paid": "ok", "failed": "bad", "pending": "warn", "submitted": "warn"}.get(status, "")
+
+
+LABELS = {
+    "trip": "Trip",
+    "cancellation": "Cancelled trip",
+    "tip_change": "Tip change",
+    "block_guarantee": "Block guarantee",
+    "floor_topup": "Minimum pay top-up",
+    "adjustment": "Adjustment",
+}
+
+
+@register.filter
+def earning_label(kind: str) -> str:
+    return LABELS.get(kind, kind.replace("_", " ").capitalize())
