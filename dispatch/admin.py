@@ -11,7 +11,6 @@ from typing import Any
 from uuid import UUID
 
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -30,33 +29,12 @@ from dispatch.models import (
     TripStop,
 )
 from dispatch.views.present import money, reason_sentences, reason_short
+from spark.lib import admin as admin_kit
 from spark.lib import clock
 from spark.lib.actors import Actor
-from spark.lib.errors import ApplicationError
 
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Rows written by the services: ops look, never edit."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+ReadOnlyAdmin = admin_kit.ReadOnlyAdmin
+ReadOnlyInline = admin_kit.ReadOnlyInline
 
 
 def order_offers_url(order_public_id: Any) -> str:
@@ -206,29 +184,15 @@ def trip_reason_action(
     done: str,
 ) -> TemplateResponse | None:
     """Ask for the reason on an intermediate page, then call the service for each trip."""
-    form = TripReasonForm(request.POST if "apply" in request.POST else None)
-    if form.is_valid():
-        actor = Actor.user(request.user, role="ops")
-        ok = 0
-        for trip in queryset:
-            try:
-                apply(trip.id, actor, form.cleaned_data["reason"])
-                ok += 1
-            except ApplicationError as exc:
-                modeladmin.message_user(request, f"{trip}: {exc.message}", messages.ERROR)
-        if ok:
-            modeladmin.message_user(request, f"{done}: {ok} trip(s).", messages.SUCCESS)
-        return None
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "objects": list(queryset),
-        "form": form,
-        "action": request.POST.get("action", ""),
-        "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        "opts": modeladmin.model._meta,
-    }
-    return TemplateResponse(request, "dispatch/admin/reason_form.html", context)
+    return admin_kit.reason_action(
+        modeladmin,
+        request,
+        queryset,
+        title=title,
+        done=done,
+        form=TripReasonForm(request.POST if "apply" in request.POST else None),
+        apply=lambda trip, actor, data: apply(trip.id, actor, data["reason"]),
+    )
 
 
 @admin.register(Trip)

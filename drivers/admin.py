@@ -6,8 +6,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.contrib import admin
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
@@ -25,9 +24,9 @@ from drivers.models import (
     InboundWebhook,
     Vehicle,
 )
+from spark.lib import admin as admin_kit
 from spark.lib import clock
 from spark.lib.actors import Actor
-from spark.lib.errors import ApplicationError
 
 Apply = Callable[[Any, Actor, str, str], object]
 
@@ -43,44 +42,18 @@ def reason_action(
     reason_label: str = "Reason (the driver sees it)",
 ) -> TemplateResponse | None:
     """Ask for the reason (and evidence) on an intermediate page, then apply to each row."""
-    action = request.POST.get("action", "")
-    if "apply" in request.POST:
-        form = ReasonForm(request.POST, needs_evidence=needs_evidence)
-        if form.is_valid():
-            _apply_all(modeladmin, request, queryset, apply, form.cleaned_data)
-            return None
-    else:
-        form = ReasonForm(needs_evidence=needs_evidence)
+    form = ReasonForm(
+        request.POST if "apply" in request.POST else None, needs_evidence=needs_evidence
+    )
     form.fields["reason"].label = reason_label
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "objects": list(queryset),
-        "form": form,
-        "action": action,
-        "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        "opts": modeladmin.model._meta,
-    }
-    return TemplateResponse(request, "driver/admin/reason_form.html", context)
-
-
-def _apply_all(
-    modeladmin: admin.ModelAdmin,
-    request: HttpRequest,
-    queryset: QuerySet,
-    apply: Apply,
-    data: dict[str, str],
-) -> None:
-    actor = Actor.user(request.user, role="ops")
-    done = 0
-    for obj in queryset:
-        try:
-            apply(obj, actor, data["reason"], data.get("evidence", ""))
-            done += 1
-        except ApplicationError as exc:
-            modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
-    if done:
-        modeladmin.message_user(request, f"Done for {done} of {len(queryset)}.", messages.SUCCESS)
+    return admin_kit.reason_action(
+        modeladmin,
+        request,
+        queryset,
+        title=title,
+        form=form,
+        apply=lambda obj, actor, data: apply(obj, actor, data["reason"], data.get("evidence", "")),
+    )
 
 
 def _status_badge(status: str) -> str:
@@ -95,16 +68,8 @@ def _waited(delta: timedelta) -> str:
     return f"{hours // 24} d {hours % 24} h" if hours >= 24 else f"{hours} h"
 
 
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
+class ReadOnlyInline(admin_kit.ReadOnlyInline):
     show_change_link = True
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
 
 
 class VehicleInline(ReadOnlyInline):

@@ -7,7 +7,6 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib import admin, messages
-from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.template.response import TemplateResponse
@@ -36,6 +35,7 @@ from payouts.models import (
     SandboxTransfer,
     TipReview,
 )
+from spark.lib import admin as admin_kit
 from spark.lib import clock
 from spark.lib.actors import Actor
 from spark.lib.errors import ApplicationError
@@ -46,28 +46,8 @@ def _actor(request: HttpRequest) -> Actor:
     return Actor.user(request.user, role="ops")
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Append-only or machine-written rows: ops look, services write."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-
-class ReadOnlyInline(admin.TabularInline):
-    extra = 0
-    can_delete = False
-
-    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
-        return False
+ReadOnlyAdmin = admin_kit.ReadOnlyAdmin
+ReadOnlyInline = admin_kit.ReadOnlyInline
 
 
 def _with_reason(
@@ -80,31 +60,10 @@ def _with_reason(
     form_class: type[ReasonForm] = ReasonForm,
 ) -> TemplateResponse | None:
     """An admin action that asks for a reason on an intermediate page, then applies."""
-    if "apply" in request.POST:
-        form = form_class(request.POST)
-        if form.is_valid():
-            done = 0
-            for obj in queryset:
-                try:
-                    apply(obj, _actor(request), form.cleaned_data)
-                    done += 1
-                except ApplicationError as exc:
-                    modeladmin.message_user(request, f"{obj}: {exc.message}", messages.ERROR)
-            if done:
-                modeladmin.message_user(request, f"Done for {done} of {len(queryset)}.")
-            return None
-    else:
-        form = form_class()
-    context = {
-        **modeladmin.admin_site.each_context(request),
-        "title": title,
-        "objects": list(queryset),
-        "form": form,
-        "action": request.POST.get("action", ""),
-        "action_checkbox_name": ACTION_CHECKBOX_NAME,
-        "opts": modeladmin.model._meta,
-    }
-    return TemplateResponse(request, "payouts/admin/reason_form.html", context)
+    form = form_class(request.POST if "apply" in request.POST else None)
+    return admin_kit.reason_action(
+        modeladmin, request, queryset, title=title, form=form, apply=apply
+    )
 
 
 # --- ledger ---------------------------------------------------------------------------------
