@@ -30,3 +30,14 @@ def online_driver(market, lat=STORE[0] + 0.01, lng=STORE[1], **kwargs):
     driver = approved_driver(home_market=market, **kwargs)
     services.driver_go_online(driver_id=driver.id, lat=lat, lng=lng)
     return driver
+
+
+@pytest.fixture
+def now():
+    """A fake clock at a Wednesday noon, for the block tests (a test may advance it)."""
+    from spark.lib import clock
+    from tests.dispatch.block_helpers import FakeClock, _wednesday_noon
+
+    fake = FakeClock(_wednesday_noon())
+    with clock.use_clock(fake):
+        yield fake

@@ -2,121 +2,33 @@
 weighted to fewer hours, no fastest-tap advantage), first come after the window, capacity under
 concurrency, overlaps, forfeits, cancellation, no-shows and completion."""
 
-import threading
-from datetime import UTC, datetime, timedelta
-from zoneinfo import ZoneInfo
+from datetime import timedelta
 
 import pytest
 from django.core import mail
-from django.db import connection
 
 from dispatch import selectors, selectors_blocks, services
 from dispatch.models import Block, BlockReservation, DispatchEvent, Trip
 from dispatch.services import blocks as block_services
 from drivers.models import Driver
 from spark.lib import clock
-from spark.lib.actors import Actor
 from spark.lib.errors import InvalidTransition, NotFound
+from tests.dispatch.block_helpers import (
+    ME,
+    OPS,
+    R,
+    draw,
+    events_of,
+    make_block,
+    request,
+    statuses,
+    worked,
+)
 from tests.dispatch.conftest import online_driver
 from tests.drivers.factories import approved_driver, driver_in
 from tests.factories import MarketFactory, StoreFactory
 
 pytestmark = pytest.mark.django_db
-
-R = BlockReservation.Status
-OPS = Actor.system("ops-test")
-ME = Actor.system("driver-test")
-MAX_CONNECTIONS_IN_FLIGHT = 25  # the test server allows 100 connections, shared
-
-
-def _wednesday_noon() -> datetime:
-    """Noon on Wednesday of this week in Nashville: trips 'this week' never cross a Monday."""
-    local = datetime.now(ZoneInfo("America/Chicago"))
-    wednesday = local + timedelta(days=2 - local.weekday())
-    return wednesday.replace(hour=12, minute=0, second=0, microsecond=0).astimezone(UTC)
-
-
-class FakeClock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **kwargs: float) -> None:
-        self.at += timedelta(**kwargs)
-
-
-@pytest.fixture
-def now():
-    fake = FakeClock(_wednesday_noon())
-    with clock.use_clock(fake):
-        yield fake
-
-
-def make_block(
-    market,
-    at: datetime,
-    *,
-    opens_in=timedelta(seconds=-10),
-    starts_in=timedelta(hours=4),
-    hours=3,
-    capacity=2,
-    seed=42,
-    store=None,
-    window=60,
-    cutoff=45,
-) -> Block:
-    """A published block, as a plain row (publish refuses times in the past)."""
-    opens_at = at + opens_in
-    return Block.objects.create(
-        market=market,
-        store=store,
-        starts_at=at + starts_in,
-        ends_at=at + starts_in + timedelta(hours=hours),
-        opens_at=opens_at,
-        guaranteed_pay_cents=9000,
-        capacity=capacity,
-        lottery_seed=seed,
-        lottery_window_seconds=window,
-        forfeit_cutoff_minutes=cutoff,
-        status=Block.Status.OPEN if opens_at <= at else Block.Status.SCHEDULED,
-    )
-
-
-def request(block, driver):
-    return services.block_request(block_id=block.id, driver_id=driver.id, actor=ME)
-
-
-def draw(block, now):
-    """Move past the lottery window and draw."""
-    if now.at < block.lottery_closes_at:
-        now.at = block.lottery_closes_at + timedelta(seconds=1)
-    return services.block_lottery_draw(block_id=block.id, actor=OPS)
-
-
-def worked(driver, market, store, hours: float, now) -> None:
-    """A completed trip of `hours` engaged hours, earlier this week."""
-    Trip.objects.create(
-        market=market,
-        store=store,
-        driver=driver,
-        status=Trip.Status.COMPLETED,
-        assigned_at=now.at - timedelta(hours=hours + 1),
-        completed_at=now.at - timedelta(hours=1),
-    )
-
-
-def statuses(block) -> dict[int, str]:
-    return dict(block.reservations.values_list("driver_id", "status"))
-
-
-def events_of(row) -> list[tuple[str, str]]:
-    return list(
-        DispatchEvent.objects.filter(entity="reservation", entity_id=row.id)
-        .order_by("id")
-        .values_list("from_status", "to_status")
-    )
 
 
 # --- publish -------------------------------------------------------------------------------
@@ -702,99 +614,6 @@ def test_sweep_task_runs_eagerly(city, now):
     make_block(city[0], now.at, opens_in=timedelta(minutes=-5))
     result = tasks.blocks_sweep.delay().get()
     assert result["drawn"] == 1
-
-
-# --- concurrency (threads on PostgreSQL) -------------------------------------------------------
-
-
-def _race(n: int, attempt) -> list[str]:
-    """Release n threads at once (at most 25 with a connection); each closes its connection."""
-    barrier = threading.Barrier(n)
-    slots = threading.BoundedSemaphore(MAX_CONNECTIONS_IN_FLIGHT)
-    results: list[str] = [""] * n
-
-    def run(i: int) -> None:
-        barrier.wait()
-        with slots:
-            try:
-                results[i] = attempt(i)
-            except Exception as exc:  # collected and asserted on
-                results[i] = f"error: {exc!r}"
-            finally:
-                connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(n)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    return results
-
-
-def _try_request(block, driver) -> str:
-    try:
-        return request(block, driver).status
-    except services.BlockFull:
-        return "full"
-
-
-@pytest.mark.django_db(transaction=True)
-def test_capacity_holds_when_thirty_drivers_reserve_at_once(city, now):
-    market, _ = city
-    block = make_block(market, now.at, opens_in=timedelta(minutes=-10), capacity=5)
-    drivers = [approved_driver(home_market=market) for _ in range(30)]
-    services.block_lottery_draw(block_id=block.id, actor=OPS)  # an empty lottery
-    results = _race(30, lambda i: _try_request(block, drivers[i]))
-    assert not [r for r in results if r.startswith("error")], results
-    assert results.count(R.RESERVED) == 5
-    assert results.count("full") == 25
-    assert block.reservations.filter(status=R.RESERVED).count() == 5
-
-
-@pytest.mark.django_db(transaction=True)
-def test_capacity_holds_when_lottery_entries_draws_and_late_requests_race(city, now):
-    market, _ = city
-    block = make_block(market, now.at, capacity=4)
-    drivers = [approved_driver(home_market=market) for _ in range(28)]
-    entries = _race(20, lambda i: request(block, drivers[i]).status)
-    assert entries == [R.REQUESTED] * 20
-    now.advance(seconds=61)
-
-    def attempt(i: int) -> str:
-        if i < 4:  # the sweep and ops both drawing
-            services.block_lottery_draw(block_id=block.id, actor=OPS)
-            return "drew"
-        return _try_request(block, drivers[20 + i - 4])
-
-    results = _race(12, attempt)
-    assert not [r for r in results if r.startswith("error")], results
-    assert results.count("full") == 8  # the lottery filled the block before any late request
-    assert block.reservations.filter(status=R.RESERVED).count() == 4
-    assert block.reservations.filter(status=R.LOST).count() == 16
-    assert DispatchEvent.objects.filter(entity="reservation", to_status="reserved").count() == 4
-
-
-@pytest.mark.django_db(transaction=True)
-def test_one_driver_tapping_two_overlapping_blocks_at_once_gets_one(city, now):
-    market, _ = city
-    driver = approved_driver(home_market=market)
-    blocks = [
-        make_block(
-            market, now.at, opens_in=timedelta(minutes=-10), starts_in=timedelta(hours=4 + i)
-        )
-        for i in range(2)
-    ]
-
-    def attempt(i: int) -> str:
-        try:
-            return request(blocks[i % 2], driver).status
-        except services.BlockOverlap:
-            return "overlap"
-
-    results = _race(10, attempt)
-    assert not [r for r in results if r.startswith("error")], results
-    assert BlockReservation.objects.filter(driver=driver, status=R.RESERVED).count() == 1
-    assert results.count("overlap") == 5
 
 
 def test_demo_seed_publishes_nashville_blocks_once(db):

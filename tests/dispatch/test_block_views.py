@@ -12,7 +12,7 @@ from dispatch import admin_blocks
 from dispatch.models import Block, BlockReservation, DispatchEvent
 from drivers.models import Driver
 from spark.lib import clock
-from tests.dispatch.test_block_services import FakeClock, _wednesday_noon, draw, make_block
+from tests.dispatch.block_helpers import FakeClock, _wednesday_noon, draw, make_block
 from tests.dispatch.test_block_services import request as block_request
 from tests.drivers.factories import DriverUserFactory, approved_driver, driver_in
 from tests.factories import MarketFactory
