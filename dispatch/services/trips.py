@@ -50,7 +50,10 @@ def _lock_trip(trip_id: int, *, driver_id: int | None = None) -> Trip:
     trip = one_or_none(qs)
     if trip is None:
         raise NotFound("No such trip.")
-    _sync_assigned(trip)  # a step right after the accept may beat the follow-up task
+    if trip.status == Trip.Status.ASSIGNED:
+        # A step right after the accept may beat the follow-up task; later steps never can
+        # (checking in at the store already synced), so they skip its queries.
+        _sync_assigned(trip)
     return trip
 
 
