@@ -199,7 +199,7 @@ def _wrk(
             f.write(WRK_LUA)
         else:
             rows = ",".join("{" + ",".join(f'"{v}"' for v in p) + "}" for p in pairs)
-            token_at = 3 if scheme == "Ping" else 1
+            token_at = 3 if scheme == "Driver" else 1
             f.write(f'pairs_ = {{{rows}}}\nscheme_ = "{scheme}"\ntoken_at_ = {token_at}\n')
             f.write(PAIRS_LUA)
         script = f.name
@@ -345,7 +345,7 @@ def main() -> None:
                 ping,
                 json_headers,
                 pairs,
-                scheme="Ping",
+                scheme="Driver",
             )
             results["offer_accept"] = _wrk(
                 f"{base}/api/v1/driver/offers/__OFFER__/accept",
@@ -354,6 +354,7 @@ def main() -> None:
                 "",
                 json_headers,
                 pairs,
+                scheme="Driver",
             )
     finally:
         server.terminate()

@@ -4,22 +4,30 @@ could. Session or token auth; every object is scoped to the signed-in driver (40
 from functools import cached_property
 from typing import Any
 
+from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import permissions, serializers
+from rest_framework import exceptions, permissions, serializers
 from rest_framework.authentication import SessionAuthentication, TokenAuthentication
+from rest_framework.fields import empty
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
 from dispatch import selectors, services
-from dispatch.auth import PingPrincipal, PingTokenAuthentication, ping_token_for
+from dispatch.auth import (
+    KEYWORD,
+    MAX_AGE_SECONDS,
+    DriverPrincipal,
+    DriverTokenAuthentication,
+    driver_token_for,
+)
 from dispatch.models import Offer, Trip
 from drivers import selectors as driver_selectors
 from spark.lib import clock
 from spark.lib.actors import Actor
 from spark.lib.geo import Point
+from spark.lib.throttle import FixedWindowThrottle
 
 ERROR = inline_serializer(
     "DriverError",
@@ -35,6 +43,9 @@ ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR, 422: ERROR
 class IsDriver(permissions.BasePermission):
     def has_permission(self, request: Request, view: Any) -> bool:
         user = request.user
+        if isinstance(user, DriverPrincipal):  # a driver token: no database read
+            view.driver_id = user.driver_id
+            return True
         if not getattr(user, "is_authenticated", False) or not getattr(user, "pk", None):
             return False
         view.driver_id = driver_selectors.driver_id_for_user(user_id=user.pk)
@@ -42,7 +53,11 @@ class IsDriver(permissions.BasePermission):
 
 
 class DriverApi(APIView):
-    authentication_classes = (SessionAuthentication, TokenAuthentication)
+    authentication_classes = (
+        DriverTokenAuthentication,
+        SessionAuthentication,
+        TokenAuthentication,
+    )
     permission_classes = (IsDriver,)
     driver_id: int | None = None
 
@@ -53,7 +68,17 @@ class DriverApi(APIView):
 
     @property
     def actor(self) -> Actor:
-        return Actor.user(self.request.user, role="driver")
+        user = self.request.user
+        if isinstance(user, DriverPrincipal):
+            return Actor(label=f"driver:{user.driver_id}")
+        return Actor.user(user, role="driver")
+
+    @property
+    def market_id(self) -> int:
+        user = self.request.user
+        if isinstance(user, DriverPrincipal):
+            return user.market_id
+        return self.driver.home_market_id
 
 
 class Location(serializers.Serializer):
@@ -62,11 +87,24 @@ class Location(serializers.Serializer):
 
     @classmethod
     def point(cls, data: Any, *, required: bool = True) -> Point | None:
-        s = cls(data=data)
-        if not required and not (hasattr(data, "get") and data.get("lat") not in (None, "")):
+        """The point in a request, validated as the fields above say (same messages).
+
+        Written out rather than through `cls(data=data).is_valid()`: a location ping does
+        nothing else, and building a serializer costs more than the rest of the ping (P8).
+        """
+        if not hasattr(data, "get"):
+            raise serializers.ValidationError({"non_field_errors": ["Send lat and lng."]})
+        if not required and data.get("lat") in (None, ""):
             return None
-        s.is_valid(raise_exception=True)
-        return Point(s.validated_data["lat"], s.validated_data["lng"])
+        values, errors = {}, {}
+        for name, field in cls._declared_fields.items():
+            try:
+                values[name] = field.run_validation(data.get(name, empty))
+            except serializers.ValidationError as exc:
+                errors[name] = exc.detail
+        if errors:
+            raise serializers.ValidationError(errors)
+        return Point(values["lat"], values["lng"])
 
 
 class OfferOutput(serializers.Serializer):
@@ -173,6 +211,51 @@ class MeOutput(serializers.Serializer):
     open_offers = serializers.IntegerField()
 
 
+class TokenInput(serializers.Serializer):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, trim_whitespace=False)
+
+
+class DriverTokenOutput(serializers.Serializer):
+    token = serializers.CharField(help_text="Send as `Authorization: Driver <token>`.")
+    expires_in = serializers.IntegerField(help_text="Seconds.")
+
+
+class TooManyFailures(exceptions.Throttled):
+    default_detail = "Too many failed log-ins: try again later."
+
+
+class DriverTokenApi(APIView):
+    """A native app's log-in: username and password for a driver token (django-axes counts
+    the failures and locks the username and IP out, as on the portal's log-in page)."""
+
+    authentication_classes = ()
+    permission_classes = (permissions.AllowAny,)
+
+    @extend_schema(
+        request=TokenInput,
+        responses={200: DriverTokenOutput, 400: ERROR, 401: ERROR, 403: ERROR, 429: ERROR},
+        tags=["driver"],
+        auth=[],
+    )
+    def post(self, request: Request) -> Response:
+        s = TokenInput(data=request.data)
+        s.is_valid(raise_exception=True)
+        user = authenticate(request._request, **s.validated_data)
+        if getattr(request._request, "axes_locked_out", False):
+            raise TooManyFailures()
+        if user is None:
+            raise exceptions.AuthenticationFailed("Wrong username or password.")
+        driver = driver_selectors.driver_get_for_user(user_id=user.pk)
+        if driver is None:
+            raise exceptions.PermissionDenied("This account is not a driver's.")
+        token = driver_token_for(driver_id=driver.id, market_id=driver.home_market_id)
+        return Response({"token": token, "expires_in": MAX_AGE_SECONDS})
+
+    def get_authenticate_header(self, request: Request) -> str:
+        return KEYWORD  # a wrong password is a 401 that says which scheme to use
+
+
 class DriverMeApi(DriverApi):
     @extend_schema(responses={200: MeOutput, **ERRORS}, tags=["driver"])
     def get(self, request: Request) -> Response:
@@ -202,14 +285,14 @@ class DriverOnlineApi(DriverApi):
         request=Location,
         responses={200: None, **ERRORS},
         tags=["driver"],
-        description="Go online. The response's ping_token authenticates location "
-        "pings (Authorization: Ping <token>) without a database round trip.",
+        description="Go online. The response's driver_token authenticates the driver API "
+        "(Authorization: Driver <token>) without a database round trip.",
     )
     def post(self, request: Request) -> Response:
         point = Location.point(request.data)
         row = services.driver_go_online(driver_id=self.driver_id, lat=point.lat, lng=point.lng)
-        token = ping_token_for(driver_id=self.driver_id, market_id=row.market_id)
-        return Response({"is_online": True, "ping_token": token})
+        token = driver_token_for(driver_id=self.driver_id, market_id=row.market_id)
+        return Response({"is_online": True, "driver_token": token})
 
 
 class DriverOfflineApi(DriverApi):
@@ -219,30 +302,14 @@ class DriverOfflineApi(DriverApi):
         return Response({"is_online": False})
 
 
-class IsDriverOrPing(IsDriver):
-    def has_permission(self, request: Request, view: Any) -> bool:
-        if isinstance(request.user, PingPrincipal):
-            return True
-        return super().has_permission(request, view)
-
-
 class DriverLocationApi(DriverApi):
-    """A ping: with a ping token, no PostgreSQL at all in production (Redis; see services)."""
-
-    authentication_classes = (PingTokenAuthentication, *DriverApi.authentication_classes)
-    permission_classes = (IsDriverOrPing,)
+    """A ping: with a driver token, no PostgreSQL at all in production (Redis; see services)."""
 
     @extend_schema(request=Location, responses={200: None, **ERRORS}, tags=["driver"])
     def post(self, request: Request) -> Response:
         point = Location.point(request.data)
-        who = request.user
-        driver_id, market_id = (
-            (who.driver_id, who.market_id)
-            if isinstance(who, PingPrincipal)
-            else (self.driver_id, self.driver.home_market_id)
-        )
         pos = services.driver_location_update(
-            driver_id=driver_id, market_id=market_id, lat=point.lat, lng=point.lng
+            driver_id=self.driver_id, market_id=self.market_id, lat=point.lat, lng=point.lng
         )
         return Response({"lat": pos.lat, "lng": pos.lng, "at": pos.at})
 
@@ -255,7 +322,7 @@ class OfferListApi(DriverApi):
 
 
 class OfferAcceptApi(DriverApi):
-    throttle_classes = (ScopedRateThrottle,)
+    throttle_classes = (FixedWindowThrottle,)
     throttle_scope = "offer_accept"
 
     @extend_schema(

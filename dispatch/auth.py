@@ -1,8 +1,14 @@
-"""Ping tokens: location pings are authenticated without touching the database (P8).
+"""Driver tokens: the driver API without a database round trip to find out who is asking.
 
-Going online returns a short-lived signed token (driver and market ids, HMAC with the secret
-key, valid 12 hours). The phone sends it as `Authorization: Ping <token>` with each location
-ping, so a ping costs no database read and no write — only the Redis update.
+A driver token is a signed (HMAC with the secret key, salted) pair of driver and market ids,
+valid 12 hours: about a shift. Going online returns one, the portal pages carry one for their
+scripts, and a native app gets one by logging in (POST /api/v1/driver/token). The phone sends it
+as `Authorization: Driver <token>`. A location ping then costs no PostgreSQL at all (P8) and an
+offer accept only its own conditional UPDATEs (P7).
+
+What a token cannot do is be revoked before it expires; what it can reach is what the driver's
+session reaches, and every object is still scoped to the driver in the services (404
+otherwise). Sessions and DRF tokens keep working beside it.
 """
 
 from dataclasses import dataclass
@@ -13,51 +19,57 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
-SALT = "spark.dispatch.ping"
+SALT = "spark.dispatch.driver-token"
 MAX_AGE_SECONDS = 12 * 3600
+KEYWORD = "Driver"
 
 
 @dataclass(frozen=True)
-class PingPrincipal:
+class DriverPrincipal:
+    """request.user for a driver token: the ids it carries, no database row."""
+
     driver_id: int
     market_id: int
     is_authenticated: bool = True
     pk: None = None
 
+    def get_username(self) -> str:
+        return f"driver-{self.driver_id}"
 
-def ping_token_for(*, driver_id: int, market_id: int) -> str:
+
+def driver_token_for(*, driver_id: int, market_id: int) -> str:
     return signing.TimestampSigner(salt=SALT).sign(f"{driver_id}:{market_id}")
 
 
-class PingTokenAuthentication(authentication.BaseAuthentication):
-    keyword = "Ping"
+def driver_token_principal(token: str) -> DriverPrincipal:
+    try:
+        value = signing.TimestampSigner(salt=SALT).unsign(token.strip(), max_age=MAX_AGE_SECONDS)
+        driver_id, market_id = (int(v) for v in value.split(":"))
+    except (signing.BadSignature, ValueError) as exc:
+        raise exceptions.AuthenticationFailed("Invalid or expired driver token.") from exc
+    return DriverPrincipal(driver_id=driver_id, market_id=market_id)
 
-    def authenticate(self, request: Request) -> tuple[PingPrincipal, None] | None:
+
+class DriverTokenAuthentication(authentication.BaseAuthentication):
+    def authenticate(self, request: Request) -> tuple[DriverPrincipal, None] | None:
         header = authentication.get_authorization_header(request).decode(errors="replace")
         scheme, _, token = header.partition(" ")
-        if scheme != self.keyword or not token:
+        if scheme != KEYWORD or not token:
             return None
-        try:
-            value = signing.TimestampSigner(salt=SALT).unsign(
-                token.strip(), max_age=MAX_AGE_SECONDS
-            )
-            driver_id, market_id = (int(v) for v in value.split(":"))
-        except (signing.BadSignature, ValueError) as exc:
-            raise exceptions.AuthenticationFailed("Invalid or expired ping token.") from exc
-        return PingPrincipal(driver_id=driver_id, market_id=market_id), None
+        return driver_token_principal(token), None
 
     def authenticate_header(self, request: Request) -> str:
-        return self.keyword
+        return KEYWORD
 
 
-class PingTokenScheme(OpenApiAuthenticationExtension):
-    target_class = "dispatch.auth.PingTokenAuthentication"
-    name = "PingToken"
+class DriverTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "dispatch.auth.DriverTokenAuthentication"
+    name = "DriverToken"
 
     def get_security_definition(self, auto_schema: Any) -> dict:
         return {
             "type": "apiKey",
             "in": "header",
             "name": "Authorization",
-            "description": "Ping <token from POST /api/v1/driver/online>",
+            "description": "Driver <token from POST /api/v1/driver/token or /online>",
         }

@@ -4,6 +4,7 @@ from dispatch import api
 from dispatch.views import trip, work
 
 api_urlpatterns = [
+    path("token", api.DriverTokenApi.as_view(), name="token"),
     path("me", api.DriverMeApi.as_view(), name="me"),
     path("online", api.DriverOnlineApi.as_view(), name="online"),
     path("offline", api.DriverOfflineApi.as_view(), name="offline"),

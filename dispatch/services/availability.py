@@ -7,16 +7,14 @@ flushes them to DriverAvailability; embedded, the row is updated directly.
 
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 
 import h3
-import redis
-from django.conf import settings
 from django.db import transaction
 
 from dispatch.models import DriverAvailability
 from drivers import selectors as driver_selectors
 from spark.lib import clock
+from spark.lib import redis as redis_lib
 from spark.lib.db import one_or_none
 from spark.lib.errors import ApplicationError, Unprocessable
 from spark.lib.geo import is_valid_coordinate
@@ -36,9 +34,7 @@ class Position:
     at: datetime
 
 
-@cache
-def _redis() -> "redis.Redis | None":
-    return redis.Redis.from_url(settings.REDIS_URL) if settings.REDIS_URL else None
+_redis = redis_lib.client
 
 
 def _hash_key(market_id: int) -> str:

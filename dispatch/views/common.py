@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import cache_control
 
 from dispatch import selectors
-from dispatch.auth import ping_token_for
+from dispatch.auth import driver_token_for
 from drivers import selectors as driver_selectors
 from spark.lib.actors import Actor
 from spark.lib.errors import NotFound, Unprocessable
@@ -72,11 +72,11 @@ def location_from(data: dict[str, Any], driver_id: int) -> Point:
 def render_page(
     request: HttpRequest, template: str, driver: Any, context: dict[str, Any], status: int = 200
 ) -> HttpResponse:
-    # The page's location pings carry a ping token: no database work per ping (P8).
-    token = ping_token_for(driver_id=driver.id, market_id=driver.home_market_id)
+    # The page's location pings carry a driver token: no database work per ping (P8).
+    token = driver_token_for(driver_id=driver.id, market_id=driver.home_market_id)
     return render(
         request,
         template,
-        {"driver": driver, "dev_tools": dev_tools(), "ping_token": token, **context},
+        {"driver": driver, "dev_tools": dev_tools(), "driver_token": token, **context},
         status=status,
     )

@@ -179,15 +179,15 @@
 
   // --- location pings while online ----------------------------------------------------------
 
-  var pingToken = ds.pingToken;
+  var driverToken = ds.driverToken;
 
-  /* With the ping token the server does no database work; an expired token falls back to
+  /* With the driver token the server does no database work; an expired token falls back to
      the session (the next page load brings a fresh token). */
   function sendPing(pos) {
-    if (!pingToken) return api("POST", ds.pingUrl, pos);
-    return api("POST", ds.pingUrl, pos, "Ping " + pingToken).catch(function (error) {
+    if (!driverToken) return api("POST", ds.pingUrl, pos);
+    return api("POST", ds.pingUrl, pos, "Driver " + driverToken).catch(function (error) {
       if (error.status !== 401 && error.status !== 403) throw error;
-      pingToken = "";
+      driverToken = "";
       return api("POST", ds.pingUrl, pos);
     });
   }

@@ -140,9 +140,9 @@ def test_location_ping_updates_the_position(offered):
 
 
 def test_accepting_too_fast_is_rate_limited(offered, monkeypatch):
-    from rest_framework.throttling import ScopedRateThrottle
+    from spark.lib.throttle import FixedWindowThrottle
 
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"offer_accept": "3/min"})
+    monkeypatch.setattr(FixedWindowThrottle, "THROTTLE_RATES", {"offer_accept": "3/min"})
     driver, offer, _ = offered
     api = client_for(driver)
     codes = [
@@ -152,20 +152,20 @@ def test_accepting_too_fast_is_rate_limited(offered, monkeypatch):
     assert codes[-1] == 429
 
 
-def test_location_pings_with_a_ping_token_need_no_session(offered, django_assert_num_queries):
+def test_location_pings_with_a_driver_token_need_no_session(offered, django_assert_num_queries):
     driver, _, _ = offered
     token = (
         client_for(driver)
         .post("/api/v1/driver/online", {"lat": 36.1, "lng": -86.7}, format="json")
-        .json()["ping_token"]
+        .json()["driver_token"]
     )
     anon = APIClient()
-    anon.credentials(HTTP_AUTHORIZATION=f"Ping {token}")
+    anon.credentials(HTTP_AUTHORIZATION=f"Driver {token}")
     with django_assert_num_queries(0):  # Redis only (the test settings have REDIS_URL)
         response = anon.post("/api/v1/driver/location", {"lat": 36.2, "lng": -86.7}, format="json")
     assert response.status_code == 200
     forged = APIClient()
-    forged.credentials(HTTP_AUTHORIZATION=f"Ping {token[:-2]}xx")
+    forged.credentials(HTTP_AUTHORIZATION=f"Driver {token[:-2]}xx")
     assert (
         forged.post(
             "/api/v1/driver/location", {"lat": 36.2, "lng": -86.7}, format="json"

@@ -6,7 +6,7 @@ import threading
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
-from rest_framework.throttling import ScopedRateThrottle
+from spark.lib.throttle import FixedWindowThrottle
 
 from dispatch import services
 from dispatch.models import Offer, Trip
@@ -43,7 +43,7 @@ def _race(n: int, attempt) -> list[int]:
 @pytest.mark.parametrize("repeat", range(3))
 def test_two_hundred_accepts_of_one_offer_have_exactly_one_winner(city, monkeypatch, repeat):
     """C1 (the RELIABILITY row repeats it 20x; `make chaos` may; CI runs 3x)."""
-    monkeypatch.setattr(ScopedRateThrottle, "THROTTLE_RATES", {"offer_accept": "100000/min"})
+    monkeypatch.setattr(FixedWindowThrottle, "THROTTLE_RATES", {"offer_accept": "100000/min"})
     market, store = city
     driver = online_driver(market)
     make_order(store, Order.Status.READY_FOR_PICKUP)

@@ -165,11 +165,11 @@ def test_offers_appear_after_a_round_without_reloading_the_page(city):
     assert Offer.objects.filter(driver=driver, status=Offer.Status.OPEN).exists()
 
 
-def test_the_page_gives_its_script_a_ping_token_for_location_pings(city):
+def test_the_page_gives_its_script_a_driver_token_for_location_pings(city):
     driver, _, _ = offered(city)
     page = portal_for(driver).get(WORK).content.decode()
-    token = re.search(r'data-ping-token="([^"]+)"', page).group(1)
+    token = re.search(r'data-driver-token="([^"]+)"', page).group(1)
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Ping {token}")
+    client.credentials(HTTP_AUTHORIZATION=f"Driver {token}")
     response = client.post("/api/v1/driver/location", {"lat": 36.2, "lng": -86.7}, format="json")
     assert response.status_code == 200
