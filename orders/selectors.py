@@ -210,3 +210,7 @@ def market_get_by_slug(*, slug: str) -> Market:
     if market is None:
         raise NotFound("No such market.")
     return market
+
+
+def merchant_get_by_slug(*, slug: str) -> Merchant | None:
+    return one_or_none(Merchant.objects.filter(slug=slug))
