@@ -7,6 +7,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import ClassVar
 
+import pghistory
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -228,6 +229,15 @@ class OfferStatus(models.TextChoices):
     WITHDRAWN = "withdrawn"  # the trip went to someone else or was cancelled
 
 
+# Audit (A10): each insert and update leaves an OfferHistory row with its actor
+# (spark.lib.audit). The promise's stops and reasons never change, so they are not copied.
+@pghistory.track(
+    pghistory.InsertEvent(trigger_name="history_insert"),
+    pghistory.UpdateEvent(trigger_name="history_update"),
+    exclude=["stops", "reason"],
+    obj_field=pghistory.ObjForeignKey(related_name="history", db_index=True),
+    model_name="OfferHistory",
+)
 class Offer(BaseModel):
     """An immutable snapshot of what a driver is promised for a trip, with an expiry.
 

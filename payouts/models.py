@@ -10,6 +10,7 @@ correction is a new row (a reversal or an adjustment), and a balance is a sum.
 import uuid
 from typing import ClassVar
 
+import pghistory
 import pgtrigger
 from django.conf import settings
 from django.db import models
@@ -466,6 +467,14 @@ class PayoutStatus(models.TextChoices):
     FAILED = "failed"  # the money went back to the driver's balance
 
 
+# Audit (A10): each insert and update leaves a PayoutHistory row with its actor
+# (spark.lib.audit), from the ORM or raw SQL alike.
+@pghistory.track(
+    pghistory.InsertEvent(trigger_name="history_insert"),
+    pghistory.UpdateEvent(trigger_name="history_update"),
+    obj_field=pghistory.ObjForeignKey(related_name="history", db_index=True),
+    model_name="PayoutHistory",
+)
 class Payout(BaseModel):
     Status = S = PayoutStatus
     TRANSITIONS: ClassVar[dict[str, frozenset[str]]] = {

@@ -9,7 +9,9 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import csp.constants as csp
 import environ
+import pghistory
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -25,6 +27,9 @@ SECRET_KEY = env.str(
     "DJANGO_SECRET_KEY",
     default="insecure-embedded-default-key-change-me-in-production-0123456789abcdef",
 )
+# Rotation: the new key in DJANGO_SECRET_KEY, the old one here until sessions and signed links
+# made with it have expired (docs/deploy.md).
+SECRET_KEY_FALLBACKS = env.list("DJANGO_SECRET_KEY_FALLBACKS", default=[])
 ALLOWED_HOSTS = env.list("DJANGO_ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = env.list("DJANGO_CSRF_TRUSTED_ORIGINS", default=[])
 SITE_URL = env.str("SPARK_SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
@@ -44,6 +49,10 @@ INSTALLED_APPS = [
     "axes",
     "django_htmx",
     "pgtrigger",
+    "pghistory",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
+    "csp",
     "spark.lib",
     "orders",
     "drivers",
@@ -52,15 +61,22 @@ INSTALLED_APPS = [
     "spark.demo",
     "spark.store",
     "spark.ops",
+    "spark.sim",
 ]
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # 2FA for ops (django-otp): request.user.is_verified(), then the gate for staff accounts.
+    "django_otp.middleware.OTPMiddleware",
+    "spark.lib.otp.OpsTwoFactorMiddleware",
+    # Audit (A10): who made the request goes with every history row its writes leave.
+    "spark.lib.audit.AuditContextMiddleware",
     "drivers.middleware.DriverTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -159,15 +175,66 @@ EMAIL_BACKEND = env.str(
 DEFAULT_FROM_EMAIL = env.str("DJANGO_DEFAULT_FROM_EMAIL", default="Spark <no-reply@spark.local>")
 
 # --- Security (A7) --------------------------------------------------------------------------
+# With DEBUG off and an https SPARK_SITE_URL the site is served over TLS (behind a proxy, see
+# docs/deploy.md), so the https-only defaults below switch on and `manage.py check --deploy
+# --fail-level WARNING` reports 0 issues. `make run` (DEBUG, http://127.0.0.1) and the tests
+# (plain http) keep http.
+HTTPS_ONLY = SITE_URL.startswith("https://") and not DEBUG
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
 SECURE_REFERRER_POLICY = "same-origin"
+SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env.bool("DJANGO_SECURE_COOKIES", default=not DEBUG and not EMBEDDED)
+# No script reads the CSRF cookie: pages hand the token over in the form or a data attribute.
+CSRF_COOKIE_HTTPONLY = True
+SESSION_COOKIE_SECURE = env.bool(
+    "DJANGO_SECURE_COOKIES", default=HTTPS_ONLY or (not DEBUG and not EMBEDDED)
+)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=False)
-SECURE_HSTS_SECONDS = env.int("DJANGO_SECURE_HSTS_SECONDS", default=0)
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+SECURE_SSL_REDIRECT = env.bool("DJANGO_SECURE_SSL_REDIRECT", default=HTTPS_ONLY)
+# Load balancers probe the backend over plain http.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
+SECURE_HSTS_SECONDS = env.int(
+    "DJANGO_SECURE_HSTS_SECONDS", default=60 * 60 * 24 * 365 if HTTPS_ONLY else 0
+)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("DJANGO_SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
+SECURE_HSTS_PRELOAD = env.bool("DJANGO_SECURE_HSTS_PRELOAD", default=True)
+# Trust X-Forwarded-Proto only from a proxy that sets it and drops the client's (nginx example
+# in docs/deploy.md); turn off when nothing in front of gunicorn rewrites the header.
+if env.bool("DJANGO_SECURE_PROXY_SSL_HEADER", default=True):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Content Security Policy (django-csp). No page runs inline script, so scripts come only from
+# our origin. Inline styles stay allowed: a few templates, htmx's indicator style and the
+# Swagger UI page carry some. blob: images are the proof-of-delivery photo preview.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [csp.SELF],
+        "script-src": [csp.SELF],
+        "style-src": [csp.SELF, csp.UNSAFE_INLINE],
+        "img-src": [csp.SELF, "data:", "blob:"],
+        "font-src": [csp.SELF],
+        "connect-src": [csp.SELF],
+        "object-src": [csp.NONE],
+        "base-uri": [csp.SELF],
+        "form-action": [csp.SELF],
+        "frame-ancestors": [csp.NONE],
+    },
+}
+if HTTPS_ONLY:
+    CONTENT_SECURITY_POLICY["DIRECTIVES"]["upgrade-insecure-requests"] = True
+
+# Two-factor log-in for ops (django-otp, TOTP): staff and superusers verify a device before any
+# page. On unless DEBUG, so `make run` keeps the printed demo log-in. tests/conftest.py turns it
+# off; tests/platform/test_ops_2fa.py turns it on.
+SPARK_OPS_2FA = env.bool("SPARK_OPS_2FA", default=not DEBUG)
+OTP_TOTP_ISSUER = env.str("SPARK_OTP_ISSUER", default="Spark")
+
+# Audit history (A10, django-pghistory): row triggers copy each insert and update of Order,
+# Offer and Payout into <Model>History with the context (actor, url or task) on the row itself,
+# so a write costs one extra insert in the database and no extra query. PostgreSQL only.
+PGHISTORY_CONTEXT_FIELD = pghistory.ContextJSONField()
+PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
+PGHISTORY_JSON_ENCODER = "spark.lib.audit.AuditJSONEncoder"
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {
@@ -231,6 +298,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = "UTC"
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# Queues per market for workers on several machines (spark/lib/queues.py, docs/deploy.md).
+SPARK_MARKET_QUEUES = env.dict("SPARK_MARKET_QUEUES", default={})
+CELERY_TASK_ROUTES = ("spark.lib.queues.route_task",)
 CELERY_BEAT_SCHEDULE = {
     "webhook-deliveries-send": {
         "task": "orders.tasks.webhook_deliveries_send",

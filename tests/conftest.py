@@ -12,6 +12,7 @@ def _test_settings(settings):  # noqa: PT004 (autouse fixture configuring settin
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.CELERY_TASK_ALWAYS_EAGER = True
     settings.SPARK_WEBHOOK_ALLOW_PRIVATE_TARGETS = True
+    settings.SPARK_OPS_2FA = False  # on in production; tests/platform/test_ops_2fa.py turns it on
     from spark.celery import app
 
     app.conf.task_always_eager = True
