@@ -197,8 +197,9 @@ def _kick_relay() -> None:
     _next_kick_at = now + RELAY_KICK_INTERVAL_SECONDS
     try:
         tasks.webhook_deliveries_send.delay()
-    except Exception:
-        logger.warning("could not enqueue the webhook relay; the beat sweep will", exc_info=True)
+    except Exception as exc:
+        # One line, no traceback: during a broker outage this runs at every order change.
+        logger.warning("could not enqueue the webhook relay (%s); the beat sweep will", exc)
 
 
 # --- the relay ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ or a finished one: never a second transfer, never money in two places.
 # is a bound parameter.
 # ruff: noqa: S608
 
+import logging
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,7 +44,11 @@ from spark.lib import clock
 from spark.lib.actors import Actor
 from spark.lib.errors import Conflict, InvalidTransition, NotFound, Unprocessable
 
-LEASE = timedelta(minutes=5)
+logger = logging.getLogger(__name__)
+
+# How long a claimed payout stays with its worker. Shorter than the broker's visibility
+# timeout, so a settlement redelivered after its worker died finds the payouts free (Q4).
+LEASE: timedelta = getattr(settings, "PAYOUTS_SUBMIT_LEASE", timedelta(minutes=5))
 S = Payout.Status
 SYSTEM = Actor.system("payouts")
 
@@ -141,7 +146,16 @@ def _event(payout: Payout, *, from_status: str, to_status: str, actor: Actor, no
 
 
 def _submit_after_commit(payout_id: int) -> None:
-    transaction.on_commit(lambda: tasks.payout_submit.delay(payout_id))
+    transaction.on_commit(lambda: _submit_soon(payout_id))
+
+
+def _submit_soon(payout_id: int) -> None:
+    """Best effort: the payout is committed and pending, and the resume sweep sends any that
+    was not enqueued, so a broker that is down must not turn it into an error (Q2)."""
+    try:
+        tasks.payout_submit.delay(payout_id)
+    except Exception as exc:
+        logger.warning("could not enqueue payout %s (%s); the resume sweep will", payout_id, exc)
 
 
 @transaction.atomic
