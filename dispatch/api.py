@@ -26,7 +26,7 @@ from dispatch.models import Offer, Trip
 from drivers import selectors as driver_selectors
 from spark.lib import clock
 from spark.lib.actors import Actor
-from spark.lib.geo import Point
+from spark.lib.geo import MAX_LATITUDE, Point
 from spark.lib.throttle import FixedWindowThrottle
 
 ERROR = inline_serializer(
@@ -37,7 +37,7 @@ ERROR = inline_serializer(
         )
     },
 )
-ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR, 422: ERROR}
+ERRORS = {400: ERROR, 401: ERROR, 403: ERROR, 404: ERROR, 409: ERROR, 415: ERROR, 422: ERROR}
 
 
 class IsDriver(permissions.BasePermission):
@@ -82,7 +82,8 @@ class DriverApi(APIView):
 
 
 class Location(serializers.Serializer):
-    lat = serializers.FloatField(min_value=-90, max_value=90)
+    # Redis GEO (driver positions) takes latitudes up to MAX_LATITUDE: beyond, a 400, not a 500.
+    lat = serializers.FloatField(min_value=-MAX_LATITUDE, max_value=MAX_LATITUDE)
     lng = serializers.FloatField(min_value=-180, max_value=180)
 
     @classmethod
@@ -327,7 +328,7 @@ class OfferAcceptApi(DriverApi):
 
     @extend_schema(
         request=None,
-        responses={200: OfferOutput, **ERRORS},
+        responses={200: OfferOutput, **ERRORS, 429: ERROR},  # 429: over the accept rate (A6)
         tags=["driver"],
         description="Take the trip; the winner gets the accepted offer (the trip id "
         "in it leads to /trips/{id}). Anyone later gets 409.",
@@ -364,10 +365,8 @@ class TripCurrentApi(DriverApi):
         return Response(TripOutput(trip).data) if trip else Response(status=204)
 
 
-class TripDetailApi(DriverApi):
-    @extend_schema(responses={200: TripOutput, **ERRORS}, tags=["driver"])
-    def get(self, request: Request, public_id: str) -> Response:
-        return Response(TripOutput(self.trip(public_id)).data)
+class TripApi(DriverApi):
+    """A trip of the signed-in driver's (404 otherwise); the step views below POST only."""
 
     def trip(self, public_id: str) -> Trip:
         return selectors.trip_get_for_driver(driver_id=self.driver_id, public_id=public_id)
@@ -376,7 +375,13 @@ class TripDetailApi(DriverApi):
         return Response(TripOutput(self.trip(public_id)).data)
 
 
-class TripArriveAtStoreApi(TripDetailApi):
+class TripDetailApi(TripApi):
+    @extend_schema(responses={200: TripOutput, **ERRORS}, tags=["driver"])
+    def get(self, request: Request, public_id: str) -> Response:
+        return self.respond(public_id)
+
+
+class TripArriveAtStoreApi(TripApi):
     @extend_schema(request=Location, responses={200: TripOutput, **ERRORS}, tags=["driver"])
     def post(self, request: Request, public_id: str) -> Response:
         trip = self.trip(public_id)
@@ -396,7 +401,7 @@ class PickupInput(Location):
     )
 
 
-class TripPickupApi(TripDetailApi):
+class TripPickupApi(TripApi):
     @extend_schema(request=PickupInput, responses={200: TripOutput, **ERRORS}, tags=["driver"])
     def post(self, request: Request, public_id: str) -> Response:
         trip = self.trip(public_id)  # 404 before 400: say nothing of others' trips
@@ -422,7 +427,7 @@ def _stops_with_orders(trip: Trip) -> list[Any]:
     return stops
 
 
-class StopApi(TripDetailApi):
+class StopApi(TripApi):
     def stop_order_id(self, trip: Trip, order_id: str) -> int:
         for stop in _stops_with_orders(trip):
             if str(stop.order.public_id) == str(order_id):

@@ -57,7 +57,7 @@ ERROR = inline_serializer(
         )
     },
 )
-ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 422: ERROR}
+ERRORS = {400: ERROR, 401: ERROR, 404: ERROR, 409: ERROR, 415: ERROR, 422: ERROR}
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
     OpenApiTypes.STR,
@@ -308,6 +308,9 @@ class QuoteCreateApi(MerchantApi):
 
 
 class OrderListCreateApi(MerchantApi):
+    # Read by drf-spectacular only: the list is documented as the cursor page it is (F1).
+    pagination_class = Pagination
+
     @extend_schema(
         parameters=[OrderListFilter],
         responses={200: OrderOutput(many=True), **ERRORS},

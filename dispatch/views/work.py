@@ -1,6 +1,7 @@
 """The driver's work page: go online or offline, the offers that come in (with their pay and
 why they came), accept or decline them, and past trips. Thin: every rule is in the services."""
 
+import math
 from typing import Any
 
 from django.contrib import messages
@@ -21,7 +22,7 @@ from dispatch.views.common import (
 )
 from drivers import selectors as driver_selectors
 from orders import selectors as order_selectors
-from spark.lib import clock
+from spark.lib import clock, throttle
 from spark.lib.errors import ApplicationError
 
 
@@ -136,6 +137,14 @@ def go_offline(request: HttpRequest, driver: Any) -> HttpResponse:
 @require_POST
 @driver_page
 def offer_accept(request: HttpRequest, driver: Any, public_id: Any) -> HttpResponse:
+    wait = throttle.scope_hit("offer_accept", f"d{driver.id}")  # the API's limit, shared (A6)
+    if wait is not None:
+        messages.error(request, f"Too many accepts: try again in {math.ceil(wait)} s.")
+        response = render_page(
+            request, "dispatch/work.html", driver, _context(request, driver), status=429
+        )
+        response["Retry-After"] = str(math.ceil(wait))
+        return response
     selectors.offer_get_for_driver(driver_id=driver.id, public_id=public_id)  # 404 if not yours
     try:
         offer = services.offer_accept(

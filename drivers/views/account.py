@@ -1,8 +1,10 @@
 """Sign-up, log-in (django-axes locks a username + IP after 3 failures), log-out and
 password reset with Django's own views and our templates."""
 
+import math
 from typing import Any
 
+from axes.helpers import get_client_ip_address
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
@@ -14,6 +16,18 @@ from django.views.decorators.http import require_http_methods
 from drivers import selectors, services
 from drivers.forms import LoginForm, SignupForm
 from drivers.views.common import attempt, page, posted
+from spark.lib import throttle
+
+# Sign-up floods (A6): at most this many sign-up posts per client IP per hour, valid or not.
+SIGNUPS_PER_IP = 10
+SIGNUP_WINDOW_SECONDS = 3600
+
+
+def _signup_limited(request: HttpRequest) -> float | None:
+    """Counts this post against the client's IP (as django-axes sees it, proxies included):
+    None while within the limit, else the seconds to wait."""
+    ip = get_client_ip_address(request) or "unknown"
+    return throttle.hit(f"signup:{ip}", limit=SIGNUPS_PER_IP, seconds=SIGNUP_WINDOW_SECONDS)
 
 
 @require_http_methods(["GET", "POST"])
@@ -21,6 +35,12 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated and selectors.driver_get_for_user(user_id=request.user.id):
         return redirect("driver:home")
     form = SignupForm(posted(request))
+    wait = _signup_limited(request) if request.method == "POST" else None
+    if wait is not None:
+        form.add_error(None, "Too many sign-ups from your network. Try again later.")
+        response = page(request, "driver/auth/signup.html", None, {"form": form}, status=429)
+        response["Retry-After"] = str(math.ceil(wait))
+        return response
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         driver = attempt(

@@ -18,8 +18,17 @@ class Point:
     lng: float
 
 
+# Redis GEO (driver positions) indexes latitudes up to this, as Web Mercator maps do: no city
+# we can serve lies beyond it.
+MAX_LATITUDE = 85.05112878
+
+
 def is_valid_coordinate(lat: float, lng: float) -> bool:
-    return -90.0 <= lat <= 90.0 and -180.0 <= lng <= 180.0 and not (lat == 0 and lng == 0)
+    return (
+        -MAX_LATITUDE <= lat <= MAX_LATITUDE
+        and -180.0 <= lng <= 180.0
+        and not (lat == 0 and lng == 0)
+    )
 
 
 def haversine_km(a: Point, b: Point) -> float:

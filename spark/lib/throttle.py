@@ -1,9 +1,9 @@
-"""A fixed-window request counter for the hot API paths (offer accept, A6).
+"""Fixed-window request counters: the offer-accept limit (A6) for the API and the portal, and
+the sign-up limit per IP.
 
 DRF's ScopedRateThrottle keeps a list of timestamps per client in the cache: a read, a pickle
-and a write per request. This one costs one Redis round trip (INCR + EXPIRE in a pipeline), and
-counts per driver when the view knows its driver (`view.driver_id`), else per user or IP. A
-fixed window lets a burst of up to 2x the rate straddle a window edge; for "no bots grabbing
+and a write per request. A fixed window costs one Redis round trip (INCR + EXPIRE in a
+pipeline). It lets a burst of up to 2x the rate straddle a window edge; for "no bots grabbing
 offers" that is fine, and it is what most gateways do.
 """
 
@@ -12,49 +12,58 @@ from typing import Any
 
 from django.core.cache import cache
 from rest_framework.request import Request
+from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
 from spark.lib import redis
 
 
-class FixedWindowThrottle(SimpleRateThrottle):
-    """Set `throttle_scope` on the view; the rate comes from DEFAULT_THROTTLE_RATES[scope]."""
-
-    def __init__(self) -> None:  # the scope is known only once we see the view
-        self._wait = 0.0
-
-    def allow_request(self, request: Request, view: Any) -> bool:
-        self.scope = getattr(view, "throttle_scope", None)
-        if not self.scope:
-            return True
-        self.rate = self.get_rate()
-        limit, period = self.parse_rate(self.rate)
-        if limit is None:
-            return True
-        who = getattr(view, "driver_id", None) or getattr(request.user, "pk", None)
-        ident = f"d{who}" if who else self.get_ident(request)
-        now = time.time()
-        window = int(now // period)
-        key = f"spark:throttle:{self.scope}:{ident}:{window}"
-        count = _hit(key, period)
-        self._wait = period - (now % period)
-        return count <= limit
-
-    def wait(self) -> float:
-        return self._wait
-
-
-def _hit(key: str, period: int) -> int:
+def hit(name: str, *, limit: int, seconds: int) -> float | None:
+    """Count one hit on `name` in the current window of `seconds`: None while within `limit`,
+    else the seconds until the window ends (for Retry-After)."""
+    now = time.time()
+    key = f"spark:throttle:{name}:{int(now // seconds)}"
     conn = redis.client()
     if conn is not None:
         pipe = conn.pipeline(transaction=False)
         pipe.incr(key)
-        pipe.expire(key, period + 1)
-        count, _ = pipe.execute()
-        return int(count)
-    cache.add(key, 0, timeout=period + 1)
-    try:
-        return cache.incr(key)
-    except ValueError:  # expired between add and incr
-        cache.add(key, 1, timeout=period + 1)
-        return 1
+        pipe.expire(key, seconds + 1)
+        count = int(pipe.execute()[0])
+    else:
+        cache.add(key, 0, timeout=seconds + 1)
+        try:
+            count = cache.incr(key)
+        except ValueError:  # expired between add and incr
+            cache.add(key, 1, timeout=seconds + 1)
+            count = 1
+    return None if count <= limit else seconds - (now % seconds)
+
+
+def scope_hit(scope: str, ident: str, rates: dict[str, str] | None = None) -> float | None:
+    """`hit` at the rate DEFAULT_THROTTLE_RATES gives `scope` (e.g. "30/min")."""
+    rate = (rates or api_settings.DEFAULT_THROTTLE_RATES).get(scope)
+    if rate is None:
+        return None
+    count, _, period = rate.partition("/")
+    seconds = {"s": 1, "m": 60, "h": 3600, "d": 86400}[period[0]]
+    return hit(f"{scope}:{ident}", limit=int(count), seconds=seconds)
+
+
+class FixedWindowThrottle(SimpleRateThrottle):
+    """Set `throttle_scope` on the view. Counts per driver when the view knows its driver
+    (`view.driver_id`), else per user or IP."""
+
+    def __init__(self) -> None:  # the scope is known only once we see the view
+        self._wait: float | None = None
+
+    def allow_request(self, request: Request, view: Any) -> bool:
+        scope = getattr(view, "throttle_scope", None)
+        if not scope:
+            return True
+        who = getattr(view, "driver_id", None) or getattr(request.user, "pk", None)
+        ident = f"d{who}" if who else self.get_ident(request)
+        self._wait = scope_hit(scope, ident, self.THROTTLE_RATES)
+        return self._wait is None
+
+    def wait(self) -> float | None:
+        return self._wait
