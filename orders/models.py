@@ -421,8 +421,8 @@ class WebhookDelivery(models.Model):
                 name="webhook_delivery_order_seq",
             ),
             # The relay claims pending rows in id order: without this, ORDER BY id LIMIT walks
-            # the primary key through every finished row first (P10: 1 M finished rows made
-            # each claim ~1 s; with it, under a millisecond).
+            # the primary key through every finished row first (P10: ~0.6 s a claim with 1 M
+            # finished rows; with it, under a millisecond). Migration 0004 also sets fillfactor.
             models.Index(
                 fields=["id"], condition=Q(status="pending"), name="webhook_delivery_pending_id"
             ),

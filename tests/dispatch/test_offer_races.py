@@ -6,11 +6,11 @@ import threading
 import pytest
 from django.db import connection
 from rest_framework.test import APIClient
-from spark.lib.throttle import FixedWindowThrottle
 
 from dispatch import services
 from dispatch.models import Offer, Trip
 from orders.models import Order
+from spark.lib.throttle import FixedWindowThrottle
 from tests.dispatch.conftest import online_driver
 from tests.orders.helpers import make_order
 
