@@ -26,6 +26,7 @@ from dispatch.models import Offer, Trip
 from drivers import selectors as driver_selectors
 from spark.lib import clock
 from spark.lib.actors import Actor
+from spark.lib.api import represent
 from spark.lib.geo import MAX_LATITUDE, Point
 from spark.lib.throttle import FixedWindowThrottle
 
@@ -82,7 +83,7 @@ class DriverApi(APIView):
 
 
 class Location(serializers.Serializer):
-    # Redis GEO (driver positions) takes latitudes up to MAX_LATITUDE: beyond, a 400, not a 500.
+    # Beyond MAX_LATITUDE (Web Mercator's range) no market lies: a 400.
     lat = serializers.FloatField(min_value=-MAX_LATITUDE, max_value=MAX_LATITUDE)
     lng = serializers.FloatField(min_value=-180, max_value=180)
 
@@ -319,7 +320,7 @@ class OfferListApi(DriverApi):
     @extend_schema(responses={200: OfferOutput(many=True), **ERRORS}, tags=["driver"])
     def get(self, request: Request) -> Response:
         offers = selectors.offer_list_open_for_driver(driver_id=self.driver_id, now=clock.now())
-        return Response(OfferOutput(offers, many=True).data)
+        return Response([represent(OfferOutput, o) for o in offers])
 
 
 class OfferAcceptApi(DriverApi):
@@ -337,7 +338,7 @@ class OfferAcceptApi(DriverApi):
         offer = services.offer_accept(
             offer_public_id=public_id, driver_id=self.driver_id, actor=self.actor
         )
-        return Response(OfferOutput(offer).data)
+        return Response(represent(OfferOutput, offer))
 
 
 class DeclineInput(serializers.Serializer):
@@ -355,7 +356,7 @@ class OfferDeclineApi(DriverApi):
             actor=self.actor,
             reason=data.validated_data["reason"],
         )
-        return Response(OfferOutput(offer).data)
+        return Response(represent(OfferOutput, offer))
 
 
 class TripCurrentApi(DriverApi):

@@ -1,8 +1,8 @@
 """Drivers online and offline, and their location pings.
 
 A ping must not cost a synchronous PostgreSQL write in production (P8): with Redis configured,
-positions go to a Redis hash per market (and a GEO set for area queries) and a periodic task
-flushes them to DriverAvailability; embedded, the row is updated directly.
+positions go to a Redis hash per market and a periodic task flushes them to DriverAvailability,
+with their H3 cells for area queries; embedded, the row is updated directly.
 """
 
 from dataclasses import dataclass
@@ -91,10 +91,9 @@ def _cache_position(market_id: int, driver_id: int, lat: float, lng: float, at: 
     client = _redis()
     if client is None:
         return
-    pipe = client.pipeline(transaction=False)
-    pipe.hset(_hash_key(market_id), str(driver_id), f"{lat:.6f},{lng:.6f},{at.timestamp():.3f}")
-    pipe.geoadd(f"{_hash_key(market_id)}:geo", (lng, lat, str(driver_id)))
-    pipe.execute()
+    # One HSET: the rounds read positions by driver (HMGET), and area queries use the H3
+    # cells that the flush writes to the rows; a GEO set nobody reads would double the work.
+    client.hset(_hash_key(market_id), str(driver_id), f"{lat:.6f},{lng:.6f},{at.timestamp():.3f}")
 
 
 def driver_location_update(*, driver_id: int, market_id: int, lat: float, lng: float) -> Position:

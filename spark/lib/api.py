@@ -3,12 +3,14 @@
 Every error leaves the API as {"error": {"code", "message", "fields"}}.
 """
 
+from functools import cache
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
 from django.db import DatabaseError, InterfaceError, OperationalError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
+from rest_framework.fields import SkipField
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
@@ -99,3 +101,22 @@ class Pagination(CursorPagination):
 
 
 NOT_FOUND = status.HTTP_404_NOT_FOUND
+
+
+def represent(serializer_class: type[serializers.Serializer], instance: Any) -> dict:
+    """`serializer_class(instance).data` for an output serializer of plain fields, without
+    building its fields again for each call (DRF deep-copies every declared field per
+    instance: for a 22-field offer that is most of the cost of the hot accept path, P7)."""
+    ret = {}
+    for field in _readable_fields(serializer_class):
+        try:
+            attribute = field.get_attribute(instance)
+        except SkipField:
+            continue
+        ret[field.field_name] = None if attribute is None else field.to_representation(attribute)
+    return ret
+
+
+@cache
+def _readable_fields(serializer_class: type[serializers.Serializer]) -> tuple:
+    return tuple(serializer_class()._readable_fields)

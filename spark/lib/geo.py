@@ -18,8 +18,8 @@ class Point:
     lng: float
 
 
-# Redis GEO (driver positions) indexes latitudes up to this, as Web Mercator maps do: no city
-# we can serve lies beyond it.
+# Web Mercator's (and Redis GEO's) latitude range: no city we can serve lies beyond it, and the
+# maps and Redis indexes we might use refuse such points.
 MAX_LATITUDE = 85.05112878
 
 
