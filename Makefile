@@ -8,7 +8,7 @@ PIP := $(VENV)/bin/pip
 TEST_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/spark
 TEST_REDIS_URL ?= redis://127.0.0.1:6379/15
 
-.PHONY: run test lint fmt schema bench bench-smoke clean venv dev-venv seed screenshots
+.PHONY: run test lint audit fmt schema bench bench-smoke load chaos clean venv dev-venv seed screenshots simulate fuzz
 
 $(VENV)/bin/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,16 @@ lint: dev-venv
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports
+	$(VENV)/bin/bandit -q -r spark orders drivers dispatch payouts -lll
+
+# S1: bandit's high-severity findings, then known vulnerabilities in every pinned requirement.
+# pip-audit needs PyPI's JSON API (or OSV: PIP_AUDIT_SERVICE=osv); --strict fails when a package
+# could not be checked, so an unreachable vulnerability source is a failure, never a pass.
+PIP_AUDIT_SERVICE ?= pypi
+audit: dev-venv
+	$(VENV)/bin/bandit -q -r spark orders drivers dispatch payouts -lll
+	$(VENV)/bin/pip-audit --strict --disable-pip --no-deps -s $(PIP_AUDIT_SERVICE) \
+		-r requirements.txt -r requirements-dev.txt
 
 fmt: dev-venv
 	$(VENV)/bin/ruff format .
@@ -69,6 +79,35 @@ bench: dev-venv
 
 bench-smoke: dev-venv
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/run.py --smoke
+
+# A simulated city day on the real services, embedded (docs/simulator.md); reports in var/sim/.
+SIM_ARGS ?= --market nashville --orders 5000 --drivers 500 --hours 12 --seed 1
+simulate: venv
+	$(PY) manage.py migrate --no-input -v 0
+	$(PY) manage.py simulate $(SIM_ARGS)
+
+# Load tests L1 (the mix, 500 users, 120 s) and L2 (the accept storm) on gunicorn, PostgreSQL and
+# Redis; never part of `make test`. Nightly: make load LOAD_ARGS="--minutes 15"
+load: dev-venv
+	bash scripts/ensure_services.sh
+	$(PY) bench/load.py $(LOAD_ARGS)
+
+# Chaos (RELIABILITY.md Q1-Q4, M3, W4, W5) at full size: 20 settlement kills, 10,000 webhook
+# events, longer outages; real workers, gunicorn, a throwaway Redis and PostgreSQL cluster.
+# `make test` runs the same tests at small size.
+chaos: dev-venv
+	bash scripts/ensure_services.sh
+	SPARK_CHAOS_FULL=1 DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) \
+		$(VENV)/bin/pytest tests/chaos -m chaos
+
+# F1 at full size: schemathesis on every operation of docs/openapi.yaml per role (driver token,
+# merchant key, anonymous), positive and negative, with the coverage phase; `make test` runs a
+# few derandomized examples. More: make fuzz SPARK_FUZZ_EXAMPLES=500
+SPARK_FUZZ_EXAMPLES ?= 100
+fuzz: dev-venv
+	bash scripts/ensure_services.sh
+	SPARK_FUZZ_EXAMPLES=$(SPARK_FUZZ_EXAMPLES) DATABASE_URL=$(TEST_DATABASE_URL) \
+		REDIS_URL=$(TEST_REDIS_URL) $(VENV)/bin/pytest tests/security/test_api_fuzz.py
 
 clean:
 	rm -rf var staticfiles .pytest_cache .ruff_cache

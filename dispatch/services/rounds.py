@@ -87,14 +87,20 @@ def _read_orders(state: RoundState, market_id: int, eta: GreatCircleEta) -> None
     in_trips = TripStop.objects.filter(is_active=True, trip__status__in=Trip.ACTIVE).values(
         "order_id"
     )
-    ready = order_selectors.order_list_ready(market_id=market_id).exclude(id__in=in_trips)
+    # In id order, here and below: the batching heuristics depend on the order they see
+    # orders in, and a round must decide the same way whatever order the database returns.
+    ready = (
+        order_selectors.order_list_ready(market_id=market_id)
+        .exclude(id__in=in_trips)
+        .order_by("id")
+    )
     for order in ready:
         state.orders[order.id] = order
         state.new_orders.append(_order_in(order, state.card, eta))
     pooled = list(
-        Trip.objects.filter(market_id=market_id, status=Trip.Status.POOLED).prefetch_related(
-            "stops"
-        )
+        Trip.objects.filter(market_id=market_id, status=Trip.Status.POOLED)
+        .prefetch_related("stops")
+        .order_by("id")
     )
     stop_order_ids = [s.order_id for t in pooled for s in t.stops.all() if s.is_active]
     for order in order_selectors.order_list_by_ids(ids=stop_order_ids):
@@ -123,7 +129,7 @@ def _hours_this_week(driver_ids: list[int], now: datetime) -> dict[int, float]:
 
 
 def _read_drivers(state: RoundState, market_id: int) -> None:
-    rows = list(availability_list_online(market_id=market_id))
+    rows = list(availability_list_online(market_id=market_id).order_by("driver_id"))
     ids = [r.driver_id for r in rows]
     eligible = set(driver_selectors.driver_list_eligible(ids=ids))
     busy = set(
@@ -377,18 +383,23 @@ def _commit_offers(made: list[Offer], state: RoundState) -> None:
     trips._move_orders(order_ids, to=trips.ORDER["offered"], actor=ACTOR)
 
 
-def dispatch_round_run(*, market_id: int, policy: str = "optimal") -> DispatchRound | None:
-    """One round for one market; None when another round of the market is running."""
+def dispatch_round_run(
+    *, market_id: int, policy: str = "optimal", batching: bool = True
+) -> DispatchRound | None:
+    """One round for one market; None when another round of the market is running.
+
+    `batching=False` offers every order as a trip of its own (the simulator's baseline).
+    """
     trips.trips_sync_assigned()
     offers.offers_expire_due(market_id=market_id)
     trips.trips_drop_cancelled_orders(market_id=market_id)
     with transaction.atomic():
         if not try_advisory_xact_lock(f"dispatch-round:{market_id}"):
             return None
-        return _round(market_id, policy)
+        return _round(market_id, policy, batching)
 
 
-def _round(market_id: int, policy: str) -> DispatchRound:
+def _round(market_id: int, policy: str, batching: bool) -> DispatchRound:
     started = time.perf_counter()
     now = clock.now()
     market = order_selectors.market_get(market_id=market_id)
@@ -406,6 +417,7 @@ def _round(market_id: int, policy: str) -> DispatchRound:
         list(state.drivers.values()),
         config,
         policy=policy,
+        batching=batching,
         now=now.timestamp(),
         trips=state.pooled_in,
     )

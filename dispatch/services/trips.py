@@ -458,8 +458,17 @@ def trip_return_to_pool(trip: Trip, *, actor: Actor, note: str, boost_cents: int
         "unaccepted_rounds": trip.unaccepted_rounds + 1,
     }
     _trip_transition(trip, to=Trip.Status.POOLED, actor=actor, note=note, fields=fields)
-    _move_orders(_pending_order_ids(trip), to=ORDER["ready"], actor=actor, note=note)
-    order_services.order_courier_update(order_ids=_pending_order_ids(trip), courier=None)
+    # An order the shop cancelled while the trip was out stays a pending stop until the
+    # round's trips_drop_cancelled_orders removes it: it must not (and cannot) go back to
+    # ready, or every later round of the market, which expires offers first, would fail here.
+    pending = _pending_order_ids(trip)
+    back = [
+        o.id
+        for o in order_selectors.order_list_by_ids(ids=pending)
+        if o.status != ORDER["cancelled"]
+    ]
+    _move_orders(back, to=ORDER["ready"], actor=actor, note=note)
+    order_services.order_courier_update(order_ids=back, courier=None)
 
 
 @transaction.atomic

@@ -237,16 +237,16 @@ def _trips_completed(w: Window) -> tuple[str, tuple[Any, ...]]:
 def _trips_cancelled(w: Window) -> tuple[str, tuple[Any, ...]]:
     """A trip cancelled (not by its driver) after acceptance pays the card's cancellation pay
     for the stage it was at, plus wait pay when the driver was kept waiting at the store."""
-    trips = _window(
-        dispatch_selectors.trip_queryset().filter(
-            status="cancelled",
-            driver__isnull=False,
-            events__entity="trip",
-            events__to_status="cancelled",
-            events__from_status__in=CANCEL_STAGES,
-        ),
-        "events__at",
-        w,
+    # One filter() call for every condition on the events, so that they all name the same
+    # event row: a second call joins the events again, and the trip comes out once per event.
+    trips = dispatch_selectors.trip_queryset().filter(
+        status="cancelled",
+        driver__isnull=False,
+        events__entity="trip",
+        events__to_status="cancelled",
+        events__from_status__in=CANCEL_STAGES,
+        events__at__lt=w.until,
+        **({"events__at__gte": w.since} if w.since is not None else {}),
     )
     offers = _window(
         dispatch_selectors.offer_queryset().filter(

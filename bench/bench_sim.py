@@ -1,0 +1,185 @@
+"""P11 and the policy comparison on the simulated city day (PERFORMANCE.md P3, P4, P11).
+
+P11: `manage.py simulate` with 5,000 orders, 500 drivers and 12 hours, on a fresh embedded SQLite
+file and on a fresh PostgreSQL database (with Redis for the positions, as in production), against
+the 120 s wall budget; the dispatch rounds inside it against P2's 1 s.
+
+Policies: the same seeded day with the optimal matching and the greedy FIFO baseline, each with
+and without batching, over 5 seeds. P3 on the day: pickup-km of the accepted offers, optimal over
+greedy (never > 1.0 on a seed, the regression guard). P4 on the day: driver-km, batching over
+none (<= 0.65 on the static burst). A day is the same whatever the database (the reports are
+identical), so the policy days run on SQLite.
+
+    python bench/bench_sim.py [--smoke] [--skip-p11] [--json out.json]
+"""
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+PG = os.environ.get("BENCH_SIM_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/spark_bench_sim")
+REDIS = os.environ.get("BENCH_SIM_REDIS_URL", "redis://127.0.0.1:6379/9")
+P11_DAY = {"orders": 5000, "drivers": 500, "hours": 12, "seed": 1}
+P11_SMOKE = {"orders": 300, "drivers": 30, "hours": 2, "seed": 1}
+POLICY_DAY = {"orders": 300, "drivers": 40, "hours": 3}
+POLICY_SMOKE = {"orders": 60, "drivers": 12, "hours": 1.5}
+COMBOS = [("optimal", True), ("greedy", True), ("optimal", False), ("greedy", False)]
+P11_BUDGET_S = 120.0
+P2_BUDGET_MS = 1000.0
+
+
+class Database:
+    """A fresh scratch database for the runs: an SQLite file, or a PostgreSQL database."""
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.var = Path(tempfile.mkdtemp(prefix=f"spark-sim-{kind}-"))
+        env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+        env |= {"SPARK_VAR_DIR": str(self.var), "DJANGO_SETTINGS_MODULE": "spark.settings"}
+        if kind == "postgresql":
+            env |= {"DATABASE_URL": PG, "REDIS_URL": REDIS}
+            from bench.bench_api import _PREPARE_DB
+
+            subprocess.run([sys.executable, "-c", _PREPARE_DB], env=env, check=True, cwd=ROOT)
+            import redis
+
+            redis.Redis.from_url(REDIS).flushdb()  # the bench's own Redis database
+        self.env = env
+        subprocess.run(
+            [sys.executable, "manage.py", "migrate", "--no-input", "-v", "0"],
+            env=env,
+            check=True,
+            cwd=ROOT,
+            capture_output=True,
+        )
+
+    def simulate(self, *, policy: str = "optimal", batching: bool = True, **day: object) -> dict:
+        out = self.var / f"run-{len(list(self.var.glob('run-*')))}"
+        args = [f"--{k}={v}" for k, v in day.items()]
+        args += [f"--policy={policy}", "--batching" if batching else "--no-batching"]
+        proc = subprocess.run(
+            [sys.executable, "manage.py", "simulate", *args, "--out", str(out), "--no-charts"],
+            env=self.env | {"PYTHONUNBUFFERED": "1"},
+            cwd=ROOT,
+            text=True,
+            capture_output=True,
+        )
+        if proc.returncode != 0:
+            raise RuntimeError(f"simulate {args} failed:\n{proc.stderr[-3000:]}")
+        return json.loads((out / "report.json").read_text())
+
+
+def p11(db: Database, day: dict) -> dict:
+    r = db.simulate(**day)
+    t = r["timings"]
+    wall = t["total_s"]
+    return {
+        "database": db.kind,
+        "day": day,
+        "wall_s": wall,
+        "day_s": t["day_s"],
+        "cpu_s": round(t.get("cpu_s", 0.0), 1),
+        "round_ms_p50": t["round_wall_ms_p50"],
+        "round_ms_p95": t["round_wall_ms_p95"],
+        "round_ms_max": t["round_wall_ms_max"],
+        "rounds": r["dispatch"]["rounds"],
+        "delivered": r["orders"]["delivered"],
+        "steps": t["steps"],
+        "pass_wall": wall <= P11_BUDGET_S,
+        "pass_rounds": (t["round_wall_ms_p95"] or 0) <= P2_BUDGET_MS,
+        "report": {k: r[k] for k in ("orders", "service", "driving", "offers", "earnings")},
+    }
+
+
+def policies(db: Database, day: dict, seeds: list[int]) -> dict:
+    runs = []
+    for seed in seeds:
+        for policy, batching in COMBOS:
+            r = db.simulate(policy=policy, batching=batching, seed=seed, **day)
+            runs.append(_summary(r, seed, policy, batching))
+            print(f"  seed {seed} {policy:<7} batching={batching!s:<5} {runs[-1]}", flush=True)
+    return {"day": day, "seeds": seeds, "runs": runs, **_ratios(runs, seeds)}
+
+
+def _summary(r: dict, seed: int, policy: str, batching: bool) -> dict:
+    o, s, d, off = r["orders"], r["service"], r["driving"], r["offers"]
+    return {
+        "seed": seed,
+        "policy": policy,
+        "batching": batching,
+        "delivered": o["delivered"],
+        "unassigned": o["unassigned"],
+        "pickup_km": off["pickup_km_accepted"],
+        "km_total": d["km_total"],
+        "km_per_delivery": d["km_per_delivery"],
+        "assign_p50": s["assign_minutes_p50"],
+        "door_p50": s["click_to_door_minutes_p50"],
+        "door_p90": s["click_to_door_minutes_p90"],
+        "on_time": s["on_time_rate"],
+        "by_quote": s["by_quoted_eta_rate"],
+        "acceptance": off["acceptance_rate"],
+        "utilisation": d["utilisation"],
+    }
+
+
+def _pick(runs: list[dict], seed: int, policy: str, batching: bool) -> dict:
+    return next(
+        r for r in runs if (r["seed"], r["policy"], r["batching"]) == (seed, policy, batching)
+    )
+
+
+def _ratios(runs: list[dict], seeds: list[int]) -> dict:
+    """Per seed: P3 = pickup-km per delivery optimal / greedy (with batching); P4 = driver-km per
+    delivery batching / none (optimal). Per delivery, because the policies deliver a slightly
+    different number of orders on the same day."""
+    p3, p4 = [], []
+    for seed in seeds:
+        opt, greedy = _pick(runs, seed, "optimal", True), _pick(runs, seed, "greedy", True)
+        single = _pick(runs, seed, "optimal", False)
+        p3.append(
+            round(
+                (opt["pickup_km"] / opt["delivered"]) / (greedy["pickup_km"] / greedy["delivered"]),
+                3,
+            )
+        )
+        p4.append(round(opt["km_per_delivery"] / single["km_per_delivery"], 3))
+    return {
+        "p3": {"per_seed": p3, "mean": round(statistics.mean(p3), 3), "worst": max(p3)},
+        "p4": {"per_seed": p4, "mean": round(statistics.mean(p4), 3), "worst": max(p4)},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--smoke", action="store_true")
+    parser.add_argument("--skip-p11", action="store_true")
+    parser.add_argument("--seeds", type=int, default=None)
+    parser.add_argument("--json")
+    args = parser.parse_args()
+    result: dict = {"smoke": args.smoke, "p11": []}
+    sqlite = Database("sqlite")
+    if not args.skip_p11:
+        day = P11_SMOKE if args.smoke else P11_DAY
+        result["p11"].append(p11(sqlite, day))
+        if not args.smoke:
+            result["p11"].append(p11(Database("postgresql"), day))
+        for row in result["p11"]:
+            print(
+                f"P11 {row['database']}: {row['wall_s']} s wall, {row['cpu_s']} s CPU", flush=True
+            )
+    seeds = list(range(1, (args.seeds or (1 if args.smoke else 5)) + 1))
+    result["policy"] = policies(sqlite, POLICY_SMOKE if args.smoke else POLICY_DAY, seeds)
+    print(json.dumps({k: result["policy"][k] for k in ("p3", "p4")}), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
