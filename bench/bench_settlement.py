@@ -91,7 +91,24 @@ def _clone(table: str, template_id: int, n: int, overrides: dict[str, str]) -> N
 
 
 def generate(trips: int, drivers: int) -> dict:
-    """The city, D drivers and N delivered trips of last week, set-based."""
+    """The city, D drivers and N delivered trips of last week, set-based.
+
+    The audit-history triggers (A10) would copy every generated order and offer into its
+    history table: the load is not what is measured, so it runs with triggers off, as a
+    restore would (session_replication_role = replica, this connection only).
+    """
+    from django.db import connection
+
+    with connection.cursor() as cur:
+        cur.execute("SET session_replication_role = replica")
+    try:
+        return _generate(trips, drivers)
+    finally:
+        with connection.cursor() as cur:
+            cur.execute("SET session_replication_role = DEFAULT")
+
+
+def _generate(trips: int, drivers: int) -> dict:
     from django.utils import timezone
 
     from dispatch.models import Offer, RateCard, Trip, TripStop
