@@ -111,6 +111,22 @@ print(json.dumps({{"store_id": str(s.public_id), "store_pk": s.id, "merchant_pk"
 """
 
 
+def order_payload(store_id: str, external_order_id: str) -> dict:
+    """The body of POST /api/v1/orders that the API and load benchmarks send."""
+    return {
+        "store_id": store_id,
+        "external_order_id": external_order_id,
+        "customer_name": "Ann",
+        "customer_phone": "+16155550100",
+        "dropoff_address": "600 Main St",
+        "dropoff_lat": 36.178,
+        "dropoff_lng": -86.75,
+        "items": [{"name": "Milk", "quantity": 2}],
+        "order_value_cents": 4599,
+        "tip_cents": 300,
+    }
+
+
 def _seed_offers(drivers: int) -> list[tuple[str, str]]:
     code = (
         "import django, json; django.setup();"
@@ -289,20 +305,7 @@ def main() -> None:
     server = _start_gunicorn(port)
     load = _wrk if shutil.which("wrk") else _python_client
     base = f"http://127.0.0.1:{port}"
-    order_body = json.dumps(
-        {
-            "store_id": ids["store_id"],
-            "external_order_id": "__ID__",
-            "customer_name": "Ann",
-            "customer_phone": "+16155550100",
-            "dropoff_address": "600 Main St",
-            "dropoff_lat": 36.178,
-            "dropoff_lng": -86.75,
-            "items": [{"name": "Milk", "quantity": 2}],
-            "order_value_cents": 4599,
-            "tip_cents": 300,
-        }
-    )
+    order_body = json.dumps(order_payload(ids["store_id"], "__ID__"))
     bare_body = json.dumps(
         {
             "merchant": ids["merchant_pk"],

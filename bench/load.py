@@ -223,18 +223,7 @@ class Client:
 
 
 def _order(ext: str, store_id: str) -> dict:
-    return {
-        "store_id": store_id,
-        "external_order_id": ext,
-        "customer_name": "Ann Load",
-        "customer_phone": "+16155550100",
-        "dropoff_address": "600 Main St",
-        "dropoff_lat": 36.178,
-        "dropoff_lng": -86.75,
-        "items": [{"name": "Milk", "quantity": 2}],
-        "order_value_cents": 4599,
-        "tip_cents": 300,
-    }
+    return api.order_payload(store_id, ext)
 
 
 async def _warm_up(client: Client, orders: int) -> list[str]:
