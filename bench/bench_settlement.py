@@ -30,7 +30,8 @@ BENCH_DB = os.environ.get(
 )
 
 
-def _recreate_database() -> None:
+def _admin(statements: list[str]) -> None:
+    """Run statements on the server's maintenance database (CREATE/DROP DATABASE)."""
     import environ
     import psycopg2
 
@@ -44,9 +45,27 @@ def _recreate_database() -> None:
     )
     conn.autocommit = True
     with conn.cursor() as cur:
-        cur.execute(f"DROP DATABASE IF EXISTS {cfg['NAME']} WITH (FORCE)")
-        cur.execute(f"CREATE DATABASE {cfg['NAME']}")
+        for statement in statements:
+            cur.execute(statement.format(db=cfg["NAME"], template=f"{cfg['NAME']}_template"))
     conn.close()
+
+
+def _recreate_database(*, from_template: bool = False) -> None:
+    create = "CREATE DATABASE {db} TEMPLATE {template}" if from_template else "CREATE DATABASE {db}"
+    _admin(["DROP DATABASE IF EXISTS {db} WITH (FORCE)", create])
+
+
+def _keep_template() -> None:
+    """Keep the generated data as a template database, so that --reuse skips generating it."""
+    from django.db import connections
+
+    connections.close_all()
+    _admin(
+        [
+            "DROP DATABASE IF EXISTS {template} WITH (FORCE)",
+            "CREATE DATABASE {template} TEMPLATE {db}",
+        ]
+    )
 
 
 def _setup_django() -> None:
@@ -240,6 +259,18 @@ def _generate(trips: int, drivers: int) -> dict:
     return {"market_id": market.id, "week": week, "period_start": week.start}
 
 
+def _city() -> dict:
+    """What generate() returned, read back from a reused database."""
+    from django.utils import timezone
+
+    from orders.models import Market
+    from payouts.periods import week_containing
+
+    market = Market.objects.get(slug="bench")
+    week = week_containing(at=timezone.now() - timedelta(days=7), tz=market.timezone)
+    return {"market_id": market.id, "week": week, "period_start": week.start}
+
+
 def _sql_clone_with_params(table, template_id, n, overrides, at, uses) -> None:
     """_clone, for overrides that embed one timestamp parameter `uses` times."""
     cols = _columns(table)
@@ -300,8 +331,34 @@ def _timed(phases: dict, name: str, fn):
     return wrapper
 
 
-def spark_settle(market_id: int, period_start) -> tuple[float, dict]:
+class _SlowStatements:
+    """--trace: every statement of this thread's connection that took over 0.2 s."""
+
+    def __init__(self) -> None:
+        self.slow: list[tuple[float, str]] = []
+
+    def __call__(self, execute, sql, params, many, context):
+        t0 = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            elapsed = time.perf_counter() - t0
+            if elapsed > 0.2:
+                self.slow.append((elapsed, " ".join(sql.split())[:300]))
+
+
+def spark_settle(market_id: int, period_start, trace: bool = False) -> tuple[float, dict]:
+    from django.db import connection
+
     from payouts.services import settlement
+
+    if trace:
+        tracer = _SlowStatements()
+        with connection.execute_wrapper(tracer):
+            result = spark_settle(market_id, period_start)
+        for elapsed, sql in sorted(tracer.slow, reverse=True)[:25]:
+            print(f"{elapsed:7.2f} s  {sql}")
+        return result
 
     phases: dict[str, float] = {}
     originals = {
@@ -369,15 +426,26 @@ def main() -> int:
     parser.add_argument("--trips", type=int, default=1_000_000)
     parser.add_argument("--drivers", type=int, default=10_000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the generated data as a template database"
+    )
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="start from the template a --keep run left (same sizes, same week)",
+    )
+    parser.add_argument("--trace", action="store_true", help="print the slowest statements")
     args = parser.parse_args()
 
-    _recreate_database()
+    _recreate_database(from_template=args.reuse)
     _setup_django()
     t0 = time.perf_counter()
-    city = generate(args.trips, args.drivers)
+    city = _city() if args.reuse else generate(args.trips, args.drivers)
     generated = time.perf_counter() - t0
+    if args.keep and not args.reuse:
+        _keep_template()
     ref_s, ref_rows, ref_total = reference(city["week"])
-    ours_s, phases = spark_settle(city["market_id"], city["period_start"])
+    ours_s, phases = spark_settle(city["market_id"], city["period_start"], args.trace)
     after_first = counts()
     again_s, _ = spark_settle(city["market_id"], city["period_start"])
     after_second = counts()

@@ -404,3 +404,11 @@ def driver_checklist(*, driver: Driver, reminder_days: int = 30) -> Checklist:
         decision=decision,
         appealable=driver_event_appealable(driver=driver),
     )
+
+
+def driver_id_bounds(*, parts: int) -> list[int]:
+    """The parts - 1 driver ids (ascending) that split all drivers into `parts` id ranges of
+    about the same size: [first, b1), [b1, b2), ... [b(parts-1), last]."""
+    ids = Driver.objects.order_by("id").values_list("id", flat=True)
+    total = ids.count()
+    return sorted({ids[total * k // parts] for k in range(1, parts)}) if total else []

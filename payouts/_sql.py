@@ -8,13 +8,16 @@ querysets; everything vendor-specific they need is here.
 # is a bound parameter.
 # ruff: noqa: S608
 
-import hashlib
-from collections.abc import Sequence
+import io
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, datetime
 from typing import Any
 
 from django.db import connection
 from django.db.models import Model, QuerySet
+
+from spark.lib.db import advisory_key
 
 
 def is_postgres() -> bool:
@@ -86,8 +89,13 @@ def drop(name: str) -> None:
 
 
 def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Multi-row INSERT in chunks (one round trip per 2,000 rows)."""
+    """Many rows at once: COPY on PostgreSQL, else multi-row INSERTs of 2,000 rows."""
     if not rows:
+        return
+    if is_postgres():
+        text = "".join("\t".join(map(_copy_value, row)) + "\n" for row in rows)
+        with connection.cursor() as cursor:
+            cursor.copy_expert(f"COPY {table} ({', '.join(columns)}) FROM STDIN", io.StringIO(text))
         return
     width = len(columns)
     one = "(" + ", ".join(["%s"] * width) + ")"
@@ -99,14 +107,40 @@ def insert_rows(table: str, columns: Sequence[str], rows: Sequence[Sequence[Any]
             cursor.execute(f"INSERT INTO {table} ({', '.join(columns)}) VALUES {values}", flat)
 
 
-def advisory_xact_lock(name: str, *, shared: bool = False) -> None:
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    """One field of COPY's text format."""
+    if value is None:
+        return "\\N"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value).translate(_COPY_ESCAPES)
+
+
+@contextmanager
+def advisory_session_lock(name: str) -> Iterator[None]:
+    """Hold an advisory lock (spark.lib.db's key for `name`) on this connection until the block
+    ends, across transactions; it conflicts with advisory_xact_lock(name). A connection that
+    dies releases it."""
+    if not is_postgres():
+        yield
+        return
+    key = advisory_key(name)
+    execute("SELECT pg_advisory_lock(%s)", [key])
+    try:
+        yield
+    finally:
+        execute("SELECT pg_advisory_unlock(%s)", [key])
+
+
+def advisory_xact_lock(name: str) -> None:
     """Wait for a transaction-scoped advisory lock (SQLite serialises writers anyway). The key
     is spark.lib.db's, so that its try_advisory_xact_lock(name) meets this one."""
     if not is_postgres():
         return
-    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
-    fn = "pg_advisory_xact_lock_shared" if shared else "pg_advisory_xact_lock"
-    execute(f"SELECT {fn}(%s)", [key])
+    execute("SELECT pg_advisory_xact_lock(%s)", [advisory_key(name)])
 
 
 def tune_for_bulk() -> None:

@@ -235,6 +235,9 @@ OTP_TOTP_ISSUER = env.str("SPARK_OTP_ISSUER", default="Spark")
 PGHISTORY_CONTEXT_FIELD = pghistory.ContextJSONField()
 PGHISTORY_FOREIGN_KEY_FIELD = pghistory.ForeignKey(db_index=False)
 PGHISTORY_JSON_ENCODER = "spark.lib.audit.AuditJSONEncoder"
+# Payout history is statement-level (payouts move in thousands per UPDATE), and pghistory's
+# statement triggers call _pgh_attach_context(): install it after syncdb too (the test runs).
+PGHISTORY_INSTALL_CONTEXT_FUNC_ON_MIGRATE = True
 
 # --- REST API -------------------------------------------------------------------------------
 REST_FRAMEWORK = {

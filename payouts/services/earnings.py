@@ -16,19 +16,22 @@ database transaction under an advisory lock, so a crash leaves nothing half-post
 # is a bound parameter.
 # ruff: noqa: S608
 
+import itertools
 import re
 import uuid
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum, Value
-from django.db.models.functions import Coalesce, Mod
+from django.db.models.functions import Coalesce
 
 from dispatch import selectors as dispatch_selectors
+from drivers import selectors as driver_selectors
 from orders import selectors as order_selectors
 from payouts import _sql
 from payouts.models import Earning, JournalTransaction
@@ -72,19 +75,27 @@ COLUMNS = tuple(DEFAULTS)
 Stage = Callable[[], tuple[str, tuple[Any, ...]]]
 
 
+DriverRange = tuple[int | None, int | None]  # [first, last + 1) of driver ids; None: open
+
+
 @dataclass(frozen=True)
 class Window:
     since: datetime | None
     until: datetime
     market_id: int | None = None
-    shard: tuple[int, int] | None = None  # (k, n): only drivers whose id % n == k
+    drivers: DriverRange | None = None
 
     def of(self, qs: QuerySet[Any], driver: str) -> QuerySet[Any]:
-        """`qs` narrowed to this window's shard of drivers (`driver` is the id's path)."""
-        if self.shard is None:
+        """`qs` narrowed to this window's range of drivers (`driver` is the id's path). A range
+        on the column itself, so the planner estimates it from the column's statistics."""
+        if self.drivers is None:
             return qs
-        k, n = self.shard
-        return qs.alias(_shard=Mod(F(driver), n)).filter(_shard=k)
+        first, end = self.drivers
+        if first is not None:
+            qs = qs.filter(**{f"{driver}__gte": first})
+        if end is not None:
+            qs = qs.filter(**{f"{driver}__lt": end})
+        return qs
 
 
 def _select(exprs: dict[str, str], rest: str) -> str:
@@ -581,30 +592,63 @@ def earnings_post(
     until: datetime | None = None,
     market_id: int | None = None,
     wait: bool = False,
-    shard: tuple[int, int] | None = None,
 ) -> int:
     """Post every business event finished in [since, until) and not posted yet.
 
     Defaults: until now; since where the last sweep got to (see _since_last_run). The beat
-    sweep skips when another sweep is running; settlement passes `wait` to queue behind it,
-    and may run shards of drivers (k of n) side by side, one transaction each: shards share
-    the sweep's lock and exclude only the same shard.
+    sweep skips when another sweep is running; settlement passes `wait` to queue behind it.
     Returns the number of earnings lines posted.
     """
-    if shard is not None:
-        _sql.advisory_xact_lock(LOCK, shared=True)
-        _sql.advisory_xact_lock(f"{LOCK}:{shard[0]}/{shard[1]}")
-    elif wait:
+    if wait:
         _sql.advisory_xact_lock(LOCK)
     elif not try_advisory_xact_lock(LOCK):
         return 0  # another sweep is running; the next one picks up what this one would
+    return _post(since=since, until=until, market_id=market_id)
+
+
+def earnings_post_sharded(*, since: datetime, until: datetime, workers: int) -> int:
+    """Settlement's sweep of a whole week, with the drivers split into `workers` id ranges
+    posted side by side, one connection and transaction each (PostgreSQL, outside a caller's
+    transaction, whose rows the threads could not see; otherwise one earnings_post).
+
+    This connection holds the sweep's lock for the whole run, so no other sweep posts
+    meanwhile and no two ranges ever overlap. A range that fails leaves the others posted,
+    and the next run finishes it."""
+    if workers <= 1 or not _sql.is_postgres() or connection.in_atomic_block:
+        return earnings_post(since=since, until=until, wait=True)
+    bounds: list[int | None] = [None, *driver_selectors.driver_id_bounds(parts=workers), None]
+    ranges = list(itertools.pairwise(bounds))
+
+    def shard(drivers: DriverRange) -> int:
+        try:
+            with transaction.atomic():
+                # A whole week is a bulk run: hash joins only. With the earnings table's
+                # statistics saying "empty" (the first week), a nested loop would scan it once
+                # per trip while the other shards fill it (minutes at 1 M trips).
+                _sql.execute("SET LOCAL enable_nestloop = off")
+                return _post(since=since, until=until, market_id=None, drivers=drivers)
+        finally:
+            connection.close()
+
+    with _sql.advisory_session_lock(LOCK), ThreadPoolExecutor(len(ranges)) as pool:
+        return sum(pool.map(shard, ranges))
+
+
+def _post(
+    *,
+    since: datetime | None,
+    until: datetime | None,
+    market_id: int | None,
+    drivers: DriverRange | None = None,
+) -> int:
+    """earnings_post's work, in a transaction that holds the sweep's lock."""
     _sql.tune_for_bulk()
     now = clock.now()
     until = min(until or now, now)
     oldest = until - settings.PAYOUTS_SWEEP_LOOKBACK
-    w = Window(since or _since_last_run(oldest), until, market_id, shard)
+    w = Window(since or _since_last_run(oldest), until, market_id, drivers)
     # Blocks may be marked completed well after they end: always the whole lookback.
-    blocks = Window(since or oldest, until, market_id, shard)
+    blocks = Window(since or oldest, until, market_id, drivers)
     _rate_cards_load(market_id)
     return _run(
         [

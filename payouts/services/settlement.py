@@ -13,11 +13,10 @@ nobody twice (M2-M4):
 # is a bound parameter.
 # ruff: noqa: S608
 
-from concurrent.futures import ThreadPoolExecutor
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 
 from dispatch import selectors as dispatch_selectors
 from orders import selectors as order_selectors
@@ -57,21 +56,10 @@ def payout_batch_settle(*, market_id: int, period_start: date) -> PayoutBatch | 
 
 
 def _earnings_post(*, since: datetime, until: datetime) -> int:
-    """The week's earnings, in PAYOUTS_SETTLE_WORKERS shards of drivers side by side (one
-    connection and transaction each; a shard that fails leaves the others posted, and the next
-    run finishes it). Inside a caller's transaction, threads could not see its rows: one run."""
-    workers = settings.PAYOUTS_SETTLE_WORKERS
-    if workers <= 1 or not _sql.is_postgres() or connection.in_atomic_block:
-        return earnings.earnings_post(since=since, until=until, wait=True)
-
-    def shard(k: int) -> int:
-        try:
-            return earnings.earnings_post(since=since, until=until, wait=True, shard=(k, workers))
-        finally:
-            connection.close()
-
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        return sum(pool.map(shard, range(workers)))
+    """The week's earnings, PAYOUTS_SETTLE_WORKERS ranges of drivers side by side."""
+    return earnings.earnings_post_sharded(
+        since=since, until=until, workers=settings.PAYOUTS_SETTLE_WORKERS
+    )
 
 
 def _floor_topups(*, market_id: int, week: Week) -> int:

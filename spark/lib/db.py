@@ -19,6 +19,12 @@ def one_or_none(qs: QuerySet[M]) -> M | None:
     return rows[0] if rows else None
 
 
+def advisory_key(name: str) -> int:
+    """The 64-bit PostgreSQL advisory lock key of a lock's name."""
+    digest = hashlib.blake2b(name.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
 def try_advisory_xact_lock(name: str) -> bool:
     """Take a transaction-scoped advisory lock without waiting; False if someone holds it.
 
@@ -27,7 +33,6 @@ def try_advisory_xact_lock(name: str) -> bool:
     """
     if connection.vendor != "postgresql":
         return True
-    key = int.from_bytes(hashlib.blake2b(name.encode(), digest_size=8).digest(), "big", signed=True)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [key])
+        cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [advisory_key(name)])
         return bool(cursor.fetchone()[0])

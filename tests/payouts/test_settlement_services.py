@@ -19,6 +19,7 @@ from payouts.models import (
     SandboxTransfer,
 )
 from payouts.periods import week_containing
+from payouts.services import earnings as earnings_services
 from payouts.services import payouts as payout_services
 from payouts.services import settlement
 from spark.lib import clock
@@ -255,3 +256,37 @@ def test_instant_then_weekly_never_pays_twice(city, django_capture_on_commit_cal
     services.payout_batch_settle(market_id=market.id, period_start=week.start)
     assert Payout.objects.count() == 1
     assert selectors.balance_for_driver(driver_id=people[0].id, currency="USD") == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("workers", [2, 3])
+def test_sharded_week_posts_every_trip_once_across_driver_ranges(
+    city, settings, monkeypatch, workers
+):
+    """Settlement posts the week in driver-id ranges side by side (one connection each):
+    every trip lands in exactly one range, and a second run posts nothing."""
+    settings.PAYOUTS_SETTLE_WORKERS = workers
+    market, store, _ = city
+    week, people = a_week_of_trips(market, store, drivers=5, trips=2)
+    ranges, post = [], earnings_services._post
+
+    def spy(**kwargs):
+        ranges.append(kwargs["drivers"])
+        return post(**kwargs)
+
+    monkeypatch.setattr(earnings_services, "_post", spy)
+    batch = services.payout_batch_settle(market_id=market.id, period_start=week.start)
+    assert len(ranges) == workers
+    # Contiguous with open ends (the threads report in any order): no driver is left out.
+    starts, ends = [r[0] for r in ranges], [r[1] for r in ranges]
+    assert None in starts
+    assert None in ends
+    assert sorted(b for b in starts if b) == sorted(b for b in ends if b)
+    lines = Earning.objects.filter(kind="trip")
+    assert lines.count() == 10
+    assert lines.values("trip_id").distinct().count() == 10
+    assert batch.payouts_count == 5
+    assert set(Payout.objects.values_list("driver_id", flat=True)) == {d.id for d in people}
+    services.payout_batch_settle(market_id=market.id, period_start=week.start)
+    assert Earning.objects.count() == 10
+    assert sum(JournalEntry.objects.values_list("amount_cents", flat=True)) == 0
