@@ -306,7 +306,8 @@ def bench_p4(seeds: int) -> list[Row]:
     passed = mean <= 0.65 and max(ratios) <= 0.65 and met == total
     return [
         Row(
-            f"P4 burst driver-km batched/single, cap 3 ({seeds} seeds)",
+            f"P4 burst driver-km batched/single, cap {PRODUCTION.max_stops_per_trip} "
+            f"({seeds} seeds)",
             "<= 0.65, 100 % windows",
             measured,
             passed,

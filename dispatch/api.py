@@ -98,6 +98,16 @@ class Location(serializers.Serializer):
             raise serializers.ValidationError({"non_field_errors": ["Send lat and lng."]})
         if not required and data.get("lat") in (None, ""):
             return None
+        lat, lng = data.get("lat"), data.get("lng")
+        # JSON numbers in range: what the fields below would accept, as floats (a ping's usual
+        # case); anything else gets the fields, and so their exact messages.
+        if (
+            type(lat) in (int, float)
+            and type(lng) in (int, float)
+            and -MAX_LATITUDE <= lat <= MAX_LATITUDE
+            and -180 <= lng <= 180
+        ):
+            return Point(float(lat), float(lng))
         values, errors = {}, {}
         for name, field in cls._declared_fields.items():
             try:

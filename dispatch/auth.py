@@ -11,10 +11,13 @@ session reaches, and every object is still scoped to the driver in the services 
 otherwise). Sessions and DRF tokens keep working beside it.
 """
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
 from django.core import signing
+from django.core.signals import setting_changed
+from django.dispatch import receiver
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
@@ -41,13 +44,37 @@ def driver_token_for(*, driver_id: int, market_id: int) -> str:
     return signing.TimestampSigner(salt=SALT).sign(f"{driver_id}:{market_id}")
 
 
+# Tokens that verified, with when they were signed: a phone sends the same token with every
+# ping for hours, and the salted HMAC (key derivation included) cost as much CPU as validating
+# the ping and rendering its answer together (P8). Only verified tokens are kept, each still
+# expires MAX_AGE_SECONDS after signing, and a change of the signing keys empties the map.
+_verified: dict[str, tuple[DriverPrincipal, int]] = {}
+_VERIFIED_MAX = 10_000  # about 3 MB; a full map is emptied, not evicted one by one
+
+
 def driver_token_principal(token: str) -> DriverPrincipal:
+    token = token.strip()
+    known = _verified.get(token)
+    if known is not None and time.time() - known[1] <= MAX_AGE_SECONDS:
+        return known[0]
     try:
-        value = signing.TimestampSigner(salt=SALT).unsign(token.strip(), max_age=MAX_AGE_SECONDS)
+        value = signing.TimestampSigner(salt=SALT).unsign(token, max_age=MAX_AGE_SECONDS)
         driver_id, market_id = (int(v) for v in value.split(":"))
+        signed_at = signing.b62_decode(token.rsplit(":", 2)[1])
     except (signing.BadSignature, ValueError) as exc:
+        _verified.pop(token, None)
         raise exceptions.AuthenticationFailed("Invalid or expired driver token.") from exc
-    return DriverPrincipal(driver_id=driver_id, market_id=market_id)
+    principal = DriverPrincipal(driver_id=driver_id, market_id=market_id)
+    if len(_verified) >= _VERIFIED_MAX:
+        _verified.clear()
+    _verified[token] = (principal, signed_at)
+    return principal
+
+
+@receiver(setting_changed)
+def _signing_keys_changed(*, setting: str, **kwargs: Any) -> None:
+    if setting in ("SECRET_KEY", "SECRET_KEY_FALLBACKS"):
+        _verified.clear()
 
 
 class DriverTokenAuthentication(authentication.BaseAuthentication):

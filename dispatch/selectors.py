@@ -1,8 +1,10 @@
 """The dispatch app's only public read API."""
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Prefetch, QuerySet
 
 from dispatch.models import (
@@ -23,12 +25,20 @@ from spark.lib.errors import NotFound
 
 
 def rate_card_for(*, market_id: int, at: datetime) -> RateCard:
-    """The market's card in force at `at` (the newest whose effective_from is not later)."""
-    card = one_or_none(
-        RateCard.objects.filter(market_id=market_id, effective_from__lte=at).order_by(
-            "-effective_from"
-        )
+    """The market's card in force at `at` (the newest whose effective_from is not later).
+
+    Plain SQL read through the model's converters: every round and every return to the pool
+    prices from it."""
+    from dispatch.services import sql  # the package imports this module: resolved at call time
+
+    rows = sql.Rows.of(RateCard)
+    found = sql.fetch(
+        f"SELECT {rows.columns('c')} FROM {RateCard._meta.db_table} c"  # noqa: S608
+        " WHERE c.market_id = %s AND c.effective_from <= %s ORDER BY c.effective_from DESC"
+        f" {connection.ops.limit_offset_sql(None, 1)}",
+        [market_id, RateCard._meta.get_field("effective_from").get_db_prep_value(at, connection)],
     )
+    card = rows.instance(found[0]) if found else None
     if card is None:
         raise NotFound(f"Market {market_id} has no rate card in force.", code="no_rate_card")
     return card
@@ -47,6 +57,35 @@ def availability_get(*, driver_id: int) -> DriverAvailability | None:
 
 def availability_list_online(*, market_id: int) -> QuerySet[DriverAvailability]:
     return DriverAvailability.objects.filter(market_id=market_id, is_online=True)
+
+
+@dataclass(frozen=True)
+class OnlineDriver:
+    driver_id: int
+    lat: float | None
+    lng: float | None
+    location_at: datetime | None
+
+
+def availability_list_online_positions(*, market_id: int) -> list[OnlineDriver]:
+    """The online drivers of a market with their last stored position, by driver id (a
+    round reads them every minute: plain rows, no model instances)."""
+    sql = (
+        "SELECT driver_id, lat, lng, location_at"  # noqa: S608
+        f" FROM {DriverAvailability._meta.db_table}"
+        " WHERE market_id = %s AND is_online = %s ORDER BY driver_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [market_id, True])
+        rows = cursor.fetchall()
+    return [OnlineDriver(d, lat, lng, _aware(at)) for d, lat, lng, at in rows]
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive UTC datetimes; Django's converter makes them aware, so do we.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=connection.timezone)
 
 
 # --- trips and offers -----------------------------------------------------------------------
@@ -156,15 +195,20 @@ def block_list_upcoming(*, market_id: int, now: datetime) -> QuerySet[Block]:
 
 
 def block_reservation_driver_ids_active(*, driver_ids: list[int], at: datetime) -> set[int]:
-    """Which of these drivers are working a reserved block at `at` (one query)."""
-    return set(
-        BlockReservation.objects.filter(
-            driver_id__in=driver_ids,
-            status=BlockReservation.Status.RESERVED,
-            block__starts_at__lte=at,
-            block__ends_at__gt=at,
-        ).values_list("driver_id", flat=True)
+    """Which of these drivers are working a reserved block at `at` (one plain query: every
+    round asks)."""
+    if not driver_ids:
+        return set()
+    when = Block._meta.get_field("starts_at").get_db_prep_value(at, connection)
+    sql = (
+        f"SELECT r.driver_id FROM {BlockReservation._meta.db_table} r"  # noqa: S608
+        f" INNER JOIN {Block._meta.db_table} b ON b.id = r.block_id"
+        f" WHERE r.driver_id IN ({', '.join(['%s'] * len(driver_ids))}) AND r.status = %s"
+        " AND b.starts_at <= %s AND b.ends_at > %s"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*driver_ids, BlockReservation.Status.RESERVED, when, when])
+        return {driver_id for (driver_id,) in cursor.fetchall()}
 
 
 def block_reservation_active_for_driver(*, driver_id: int, at: datetime) -> BlockReservation | None:

@@ -16,8 +16,10 @@ class DriverTimezoneMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
+        if not request.path.startswith(PORTAL_PREFIX):
+            return self.get_response(request)  # nothing else activates a time zone
         user = getattr(request, "user", None)
-        if request.path.startswith(PORTAL_PREFIX) and user is not None and user.is_authenticated:
+        if user is not None and user.is_authenticated:
             driver = selectors.driver_get_for_user(user_id=user.pk)
             if driver is not None:
                 timezone.activate(ZoneInfo(driver.home_market.timezone))

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
+from django.db import connection
 from django.db.models import Count, Exists, F, OuterRef, Q, QuerySet
 
 from drivers.models import (
@@ -47,6 +48,16 @@ class DriverDispatchProfile:
 # --- Eligibility (dispatch) ---------------------------------------------------------------
 
 
+def _marks(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def _fetch(sql: str, params: list[Any]) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
 def _valid_documents(today: date) -> Q:
     return Q(
         documents__is_current=True,
@@ -56,24 +67,28 @@ def _valid_documents(today: date) -> Q:
     )
 
 
-def _eligible(qs: QuerySet[Driver]) -> QuerySet[Driver]:
-    """Approved, and every required document approved and unexpired today."""
-    today = clock.now().date()
-    return (
-        qs.filter(status=Driver.Status.APPROVED)
-        .annotate(valid_documents=Count("documents", filter=_valid_documents(today)))
-        .filter(valid_documents=len(Document.REQUIRED))
-    )
-
-
 def driver_can_go_online(*, driver_id: int) -> bool:
-    return _eligible(Driver.objects.filter(id=driver_id)).exists()
+    return driver_list_eligible(ids=[driver_id]) == [driver_id]
 
 
 def driver_list_eligible(*, ids: Iterable[int]) -> list[int]:
-    """The ids among `ids` that may receive offers now, ascending."""
-    qs = _eligible(Driver.objects.filter(id__in=list(ids)))
-    return sorted(qs.values_list("id", flat=True))
+    """The ids among `ids` that may receive offers now, ascending: approved, and every
+    required document approved and unexpired today (plain SQL: every dispatch round asks this
+    of every online driver)."""
+    ids = list(ids)
+    if not ids:
+        return []
+    today = Document._meta.get_field("expires_on").get_db_prep_value(clock.now().date(), connection)
+    kinds = list(Document.REQUIRED)
+    sql = (
+        f"SELECT d.id FROM {Driver._meta.db_table} d"  # noqa: S608
+        f" WHERE d.id IN ({_marks(len(ids))}) AND d.status = %s AND ("
+        f"SELECT COUNT(*) FROM {Document._meta.db_table} doc WHERE doc.driver_id = d.id"
+        " AND doc.is_current = %s AND doc.status = %s AND doc.expires_on >= %s"
+        f" AND doc.kind IN ({_marks(len(kinds))})) = %s ORDER BY d.id"
+    )
+    params = [*ids, Driver.Status.APPROVED, True, Document.Status.APPROVED, today, *kinds]
+    return [driver_id for (driver_id,) in _fetch(sql, [*params, len(kinds)])]
 
 
 def _profile(driver: Driver) -> DriverDispatchProfile:
@@ -97,8 +112,29 @@ def driver_get_dispatch_profile(*, driver_id: int) -> DriverDispatchProfile:
 
 
 def driver_list_dispatch_profiles(*, ids: Iterable[int]) -> list[DriverDispatchProfile]:
-    drivers = Driver.objects.select_related("vehicle").filter(id__in=list(ids)).order_by("id")
-    return [_profile(d) for d in drivers]
+    """Profiles by id, ascending: one plain query per round (no model rows)."""
+    ids = list(ids)
+    if not ids:
+        return []
+    sql = (
+        "SELECT d.id, d.home_market_id, d.is_21_plus, d.no_alcohol, d.max_pickup_km,"  # noqa: S608
+        f" d.min_pay_cents_per_mile, v.cargo_capacity_units FROM {Driver._meta.db_table} d"
+        f" LEFT OUTER JOIN {Vehicle._meta.db_table} v ON v.driver_id = d.id"
+        f" WHERE d.id IN ({_marks(len(ids))}) ORDER BY d.id"
+    )
+    rows = _fetch(sql, ids)
+    return [
+        DriverDispatchProfile(
+            id=driver_id,
+            home_market_id=market_id,
+            is_21_plus=bool(is_21_plus),
+            no_alcohol=bool(no_alcohol),
+            max_pickup_km=max_pickup_km,
+            min_pay_cents_per_mile=min_pay,
+            capacity_units=DEFAULT_CAPACITY_UNITS if capacity is None else capacity,
+        )
+        for driver_id, market_id, is_21_plus, no_alcohol, max_pickup_km, min_pay, capacity in rows
+    ]
 
 
 # --- Drivers ------------------------------------------------------------------------------
@@ -111,6 +147,24 @@ def driver_get(*, driver_id: int) -> Driver:
     if driver is None:
         raise NotFound("No such driver.")
     return driver
+
+
+def driver_courier_card(*, driver_id: int) -> tuple[str, str]:
+    """What a customer is told of the driver bringing the order: (first name, "make model").
+
+    One light query (the order's courier snapshot, when a trip is accepted); "" for no car.
+    """
+    user_table = Driver._meta.get_field("user").related_model._meta.db_table
+    sql = (
+        f"SELECT u.first_name, v.make, v.model FROM {Driver._meta.db_table} d"  # noqa: S608
+        f" INNER JOIN {user_table} u ON u.id = d.user_id"
+        f" LEFT OUTER JOIN {Vehicle._meta.db_table} v ON v.driver_id = d.id WHERE d.id = %s"
+    )
+    rows = _fetch(sql, [driver_id])
+    if not rows:
+        raise NotFound("No such driver.")
+    first_name, make, model = rows[0]
+    return first_name or "", f"{make} {model}" if make is not None else ""
 
 
 _DRIVER_ID_BY_USER: dict[int, int] = {}

@@ -20,7 +20,7 @@ from orders.auth import MerchantPrincipal
 from orders.models import Order
 from orders.representations import order_to_dict
 from spark.lib.actors import Actor
-from spark.lib.api import Pagination, error_body
+from spark.lib.api import Pagination, error_body, validated
 
 EXTERNAL_ID_REGEX = r"^[a-zA-Z0-9\-._~]+$"
 PHONE_REGEX = r"^\+?[0-9 ().\-]{7,24}$"
@@ -181,8 +181,9 @@ class OrderInputSerializer(serializers.Serializer):
             raise serializers.ValidationError("Give both dropoff_lat and dropoff_lng, or neither.")
         return attrs
 
-    def to_input(self) -> services.OrderInput:
-        data = dict(self.validated_data)
+    @staticmethod
+    def to_input(validated_data: dict) -> services.OrderInput:
+        data = dict(validated_data)
         return _order_input(data, data.pop("requirements", None) or {})
 
 
@@ -341,11 +342,8 @@ class OrderListCreateApi(MerchantApi):
     )
     @idempotent
     def post(self, request: Request) -> Response:
-        data = OrderInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        result = services.order_create(
-            merchant=self.merchant, data=data.to_input(), actor=self.actor
-        )
+        data = OrderInputSerializer.to_input(validated(OrderInputSerializer, request.data))
+        result = services.order_create(merchant=self.merchant, data=data, actor=self.actor)
         return Response(result.body, status=201 if result.created else 200)
 
 

@@ -23,25 +23,54 @@ def tracking_url(order: Order) -> str:
     return _tracking_url_template().replace("TOKEN", order.tracking_token)
 
 
-def event_to_dict(event: OrderEvent) -> dict[str, Any]:
+def event_fields_to_dict(
+    *,
+    kind: str,
+    from_status: str,
+    to_status: str,
+    at: Any,
+    note: str,
+    lat: float | None,
+    lng: float | None,
+) -> dict[str, Any]:
     return {
-        "kind": event.kind,
-        "from_status": event.from_status or None,
-        "status": event.to_status,
-        "at": _iso(event.at),
-        "note": event.note,
-        "lat": event.lat,
-        "lng": event.lng,
+        "kind": kind,
+        "from_status": from_status or None,
+        "status": to_status,
+        "at": _iso(at),
+        "note": note,
+        "lat": lat,
+        "lng": lng,
     }
+
+
+def event_to_dict(event: OrderEvent) -> dict[str, Any]:
+    return event_fields_to_dict(
+        kind=event.kind,
+        from_status=event.from_status,
+        to_status=event.to_status,
+        at=event.at,
+        note=event.note,
+        lat=event.lat,
+        lng=event.lng,
+    )
 
 
 def order_to_dict(order: Order, *, events: list[OrderEvent] | None = None) -> dict[str, Any]:
     if events is None:
         events = list(order.events.all())
+    return order_body(order, events=[event_to_dict(e) for e in events])
+
+
+def order_body(
+    order: Order, *, events: list[dict[str, Any]], store_public_id: str | None = None
+) -> dict[str, Any]:
+    """order_to_dict from parts in hand: the events already as dicts (event_fields_to_dict),
+    and the store's public id when the order's store is not loaded."""
     return {
         "id": str(order.public_id),
         "external_order_id": order.external_order_id,
-        "store_id": str(order.store.public_id),
+        "store_id": store_public_id or str(order.store.public_id),
         "status": order.status,
         "customer_name": order.customer_name,
         "customer_phone": order.customer_phone,
@@ -69,5 +98,16 @@ def order_to_dict(order: Order, *, events: list[OrderEvent] | None = None) -> di
         "tracking_url": tracking_url(order),
         "created_at": _iso(order.created_at),
         "updated_at": _iso(order.updated_at),
-        "events": [event_to_dict(e) for e in events],
+        "events": events,
+    }
+
+
+def order_stub(order: Order, *, store_public_id: str | None = None) -> dict[str, Any]:
+    """Who and what, without the body: the outbox event of a shop that has no active webhook
+    endpoint (no delivery will ever carry it)."""
+    return {
+        "id": str(order.public_id),
+        "external_order_id": order.external_order_id,
+        "store_id": store_public_id or str(order.store.public_id),
+        "status": order.status,
     }

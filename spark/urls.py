@@ -10,11 +10,8 @@ from spark import views
 from spark.lib import health, otp
 
 urlpatterns = [
-    path("", views.home, name="home"),
-    path("healthz", health.healthz, name="healthz"),
-    path("admin/", admin.site.urls),
-    path("account/2fa/", otp.otp_verify, name="otp_verify"),
-    path("account/2fa/setup/", otp.otp_setup, name="otp_setup"),
+    # The API first: Django tries the patterns in order on every request, and these are the
+    # busy ones (a location ping every few seconds per driver). No pattern below overlaps them.
     path("api/v1/driver/", include((driver_api, "driver-api"))),
     path("api/v1/", include((order_api, "api"))),
     path(
@@ -22,6 +19,11 @@ urlpatterns = [
         ScreeningWebhookApi.as_view(),
         name="screening_webhook",
     ),
+    path("", views.home, name="home"),
+    path("healthz", health.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("account/2fa/", otp.otp_verify, name="otp_verify"),
+    path("account/2fa/setup/", otp.otp_setup, name="otp_setup"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its start-up script from a URL: no inline script (CSP).
     path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),

@@ -1,9 +1,11 @@
 """Optimal assignment on a sparse cost graph with an "unassigned" option per trip.
 
 Rows are trips, columns are drivers plus one dummy column per trip that only that trip can take,
-at `unassigned_cost`. With a dummy per row a full matching of the rows always exists, so scipy's
-`min_weight_full_bipartite_matching` (LAPJVsp) never fails, and its optimum is the cheapest
-partial assignment of trips to drivers, counting `unassigned_cost` for every trip left out.
+at the trip's `unassigned_cost` (one value for all, or one per row: a trip of three orders left
+waiting costs more than a trip of one). With a dummy per row a full matching of the rows always
+exists, so scipy's `min_weight_full_bipartite_matching` (LAPJVsp) never fails, and its optimum is
+the cheapest partial assignment of trips to drivers, counting `unassigned_cost` for every trip
+left out.
 Memory and time grow with the number of arcs, not rows x columns.
 """
 
@@ -24,14 +26,14 @@ def match_min_cost(
     rows: IntArray,
     cols: IntArray,
     costs: FloatArray,
-    unassigned_cost: float,
+    unassigned_cost: float | FloatArray,
     *,
     assume_unique: bool = False,
 ) -> IntArray:
     """The column matched to each row, or -1 for rows left unassigned.
 
     Arcs may repeat (the cheapest copy counts) unless `assume_unique` says they don't; costs may
-    be negative; an arc dearer than `unassigned_cost` is never used.
+    be negative; an arc dearer than its row's `unassigned_cost` is never used.
     """
     matched = np.full(n_rows, -1, dtype=np.int64)
     if n_rows == 0 or len(rows) == 0:
@@ -40,7 +42,8 @@ def match_min_cost(
     costs = np.asarray(costs, np.float64)
     if not assume_unique:
         rows, cols, costs = _cheapest_copies(rows, cols, costs, n_cols)
-    keep = costs < unassigned_cost
+    dummy_cost = _per_row(unassigned_cost, n_rows)
+    keep = costs < dummy_cost[rows]
     rows, cols, costs = rows[keep], cols[keep], costs[keep]
     # Every row is matched exactly once, so adding one constant to all of its arcs (dummy
     # included) leaves the optimum unchanged; it makes every weight strictly positive, which
@@ -48,12 +51,16 @@ def match_min_cost(
     shift = 1.0 - min(float(costs.min(initial=0.0)), 0.0)
     all_rows = np.concatenate([rows, np.arange(n_rows)])
     all_cols = np.concatenate([cols, n_cols + np.arange(n_rows)])
-    weights = np.concatenate([costs, np.full(n_rows, unassigned_cost)]) + shift
+    weights = np.concatenate([costs, dummy_cost]) + shift
     graph = csr_matrix((weights, (all_rows, all_cols)), shape=(n_rows, n_cols + n_rows))
     row_ind, col_ind = min_weight_full_bipartite_matching(graph)
     real = col_ind < n_cols
     matched[row_ind[real]] = col_ind[real]
     return matched
+
+
+def _per_row(value: float | FloatArray, n_rows: int) -> FloatArray:
+    return np.broadcast_to(np.asarray(value, dtype=np.float64), (n_rows,)).copy()
 
 
 def _cheapest_copies(
@@ -85,7 +92,7 @@ def dual_potentials(
     rows: IntArray,
     cols: IntArray,
     costs: FloatArray,
-    unassigned_cost: float,
+    unassigned_cost: float | FloatArray,
     matched: IntArray,
     max_rounds: int = 1000,
 ) -> tuple[FloatArray, FloatArray]:
@@ -100,15 +107,15 @@ def dual_potentials(
     An arc (i, j) outside the graph with c_ij - u_i - v_j < 0 would improve the matching.
     """
     dummy = n_cols + np.arange(n_rows)
+    dummy_cost = _per_row(unassigned_cost, n_rows)
     own = np.where(matched >= 0, matched, dummy)
-    own_cost = np.full(n_rows, float(unassigned_cost))
+    own_cost = dummy_cost.copy()
     is_matched = matched[rows] == cols
     own_cost[rows[is_matched]] = costs[is_matched]
     src = np.concatenate([own[rows], own])
     dst = np.concatenate([cols, dummy])
     weight = (
-        np.concatenate([costs, np.full(n_rows, float(unassigned_cost))])
-        - own_cost[np.concatenate([rows, np.arange(n_rows)])]
+        np.concatenate([costs, dummy_cost]) - own_cost[np.concatenate([rows, np.arange(n_rows)])]
     )
     keep = src != dst
     src, dst, weight = src[keep], dst[keep], weight[keep]

@@ -8,6 +8,11 @@ is kept only when
      the store (`PickupEstimate.km`, the mean road km of the nearest drivers) plus its route km;
 otherwise its orders go out as single trips. The stop order of every batch is the shortest feasible
 permutation. An order that is late even when delivered alone is never batched.
+
+Holding (`orders_to_hold`): orders of a store rarely become ready in the same round, so a round
+that only batches what is ready sends most orders alone. Given the orders that are not ready yet
+(`upcoming`), a ready order that would share a trip that pays with one of them, ready within
+`hold_horizon_s`, waits for it, but never longer than `hold_max_s` after it was ready itself.
 """
 
 from __future__ import annotations
@@ -96,6 +101,54 @@ def build_trips(
         contexts[s].plan(route, route_km, t, None)
         for s, route, route_km, t in zip(store, flat, km, times, strict=True)
     ]
+
+
+def orders_to_hold(
+    orders: Sequence[OrderIn],
+    upcoming: Sequence[OrderIn],
+    *,
+    now: float,
+    config: EngineConfig,
+    eta: EtaModel,
+    solver: RouteSolver | None = None,
+    estimates: Mapping[int, PickupEstimate] | None = None,
+) -> set[int]:
+    """Ids of the ready `orders` to hold back this round for an `upcoming` order (module doc).
+
+    The trips are planned as `build_trips` plans them, over the ready and the upcoming orders of
+    the stores that have both; a trip's ready orders are held together, or not at all. A held
+    trip is offered once its last order is ready, so its windows are checked against a driver
+    who sets off for the store only then.
+    """
+    if config.hold_max_s <= 0 or config.max_stops_per_trip < 2:
+        return set()
+    stores = {o.store_id for o in orders}
+    known, fallback = estimates or {}, default_pickup_estimate(config)
+    soon = [
+        replace(o, ready_at=max(o.ready_at, now) + known.get(o.store_id, fallback).seconds)
+        for o in upcoming
+        if o.store_id in stores and o.ready_at <= now + config.hold_horizon_s
+    ]
+    if not soon:
+        return set()
+    soon_ids = {o.id for o in soon}
+    soon_stores = {o.store_id for o in soon}
+    plans = build_trips(
+        [o for o in orders if o.store_id in soon_stores] + soon,
+        now=now,
+        config=config,
+        eta=eta,
+        solver=solver,
+        estimates=estimates,
+    )
+    held: set[int] = set()
+    for plan in plans:
+        ready = [o for o in plan.orders if o.id not in soon_ids]
+        if len(ready) == len(plan.orders) or not ready:
+            continue
+        if all(now - o.ready_at < config.hold_max_s for o in ready):
+            held.update(o.id for o in ready)
+    return held
 
 
 def plan_trip(

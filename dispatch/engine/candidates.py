@@ -88,6 +88,8 @@ class TripArrays:
     floor: FloatArray  # (n, N)
     window_end: FloatArray  # (n, N)
     trips_at_store: IntArray  # (n,) how many trips share this trip's store
+    n_orders: IntArray  # (n,) orders on the trip
+    order_ready: FloatArray  # (n, N) each order's ready_at, in stop order; padding: +inf
 
     @classmethod
     def build(cls, trips: Sequence[TripPlan], config: EngineConfig) -> TripArrays:
@@ -96,8 +98,10 @@ class TripArrays:
         width = max((len(t.orders) for t in trips), default=1)
         offset, floor = np.zeros((len(trips), width)), np.zeros((len(trips), width))
         window_end = np.full((len(trips), width), _FAR_KM)
+        order_ready = np.full((len(trips), width), np.inf)
         for i, trip in enumerate(trips):
             _schedule_row(trip, config, offset[i], floor[i], window_end[i])
+            order_ready[i, : len(trip.orders)] = [o.ready_at for o in trip.orders]
         store_arr = np.array(store, dtype=np.int64)
         return cls(
             store=store_arr,
@@ -112,6 +116,8 @@ class TripArrays:
             floor=floor,
             window_end=window_end,
             trips_at_store=np.bincount(store_arr, minlength=len(points))[store_arr],
+            n_orders=np.array([len(t.orders) for t in trips], dtype=np.int64),
+            order_ready=order_ready,
         )
 
     def __len__(self) -> int:

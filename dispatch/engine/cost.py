@@ -16,8 +16,12 @@
     block_bonus   = block_bonus_s for a driver on a scheduled block, else 0: block drivers get trips
                     first unless they are much farther away.
 
-Leaving a trip unassigned costs `unassigned_penalty_s`, far above any arc, so the optimal matcher
-first serves as many trips as it can, then minimises the sum of costs.
+Leaving a trip unassigned costs `unassigned_penalty_s` per order on it, far above any arc, so the
+optimal matcher first serves as many orders as it can, then minimises the sum of costs. When
+drivers are scarce, a driver therefore goes to a trip of three orders before a trip of one: the
+others wait for the next round either way, and fewer orders wait. An order that has waited
+weighs more, 1 + waited / waiting_scale_s (an order ready for two scales weighs as much as three
+fresh ones): without it, an order that never fits a batch could wait until the shop gives up.
 """
 
 from __future__ import annotations
@@ -49,6 +53,15 @@ class ArcCosts:
 
     def terms(self, i: int) -> dict[str, float]:
         return {name: float(getattr(self, name)[i]) for name in TERM_NAMES}
+
+
+def unassigned_costs(trips: TripArrays, *, now: float, config: EngineConfig) -> FloatArray:
+    """The cost of leaving each trip without a driver this round (see the module docstring)."""
+    weight = trips.n_orders.astype(np.float64)
+    if config.waiting_scale_s > 0:
+        waited = np.maximum(now - trips.order_ready, 0.0)  # padding: inf ready, 0 waited
+        weight = weight + waited.sum(axis=1) / config.waiting_scale_s
+    return config.unassigned_penalty_s * weight
 
 
 def expected_lateness(mean_late: FloatArray, sigma: FloatArray) -> FloatArray:

@@ -4,7 +4,9 @@
 
 1. Index the drivers (KD-tree) and estimate each store's pickup drive from its nearest drivers.
 2. Batch each store's orders into trips (batching.py) unless `batching=False`; caller-formed
-   `trips` (e.g. re-offers with boosted pay) join as they are, their stop order optimised.
+   `trips` (e.g. re-offers with boosted pay) join as they are, their stop order optimised. Given
+   the orders that are not ready yet (`upcoming`), a ready order that would share a trip with
+   one of them soon is held back for a round or more (batching.orders_to_hold).
 3. "optimal": candidate arcs (candidates.py) plus the greedy solution's arcs, costs (cost.py),
    and a min-cost matching with an unassigned option (assign.py). In a tight market (at least
    `refine_min_load` trips per driver) drivers also get arcs to their nearest stores, and column
@@ -21,7 +23,13 @@ from collections.abc import Sequence
 import numpy as np
 
 from dispatch.engine.assign import dual_potentials, match_min_cost, ranks_within_rows
-from dispatch.engine.batching import PickupEstimate, build_trips, group_by_store, plan_trip
+from dispatch.engine.batching import (
+    PickupEstimate,
+    build_trips,
+    group_by_store,
+    orders_to_hold,
+    plan_trip,
+)
 from dispatch.engine.candidates import (
     Arcs,
     DriverArrays,
@@ -30,7 +38,7 @@ from dispatch.engine.candidates import (
     candidate_arcs,
     reverse_arcs,
 )
-from dispatch.engine.cost import ArcCosts, arc_costs
+from dispatch.engine.cost import ArcCosts, arc_costs, unassigned_costs
 from dispatch.engine.geo import EtaModel, HaversineEta
 from dispatch.engine.greedy import greedy_assign
 from dispatch.engine.insertion import InsertionSolver
@@ -59,11 +67,13 @@ def solve_round(
     trips: Sequence[TripIn] = (),
     eta: EtaModel | None = None,
     route_solver: RouteSolver | None = None,
+    upcoming: Sequence[OrderIn] = (),
 ) -> RoundResult:
     """Assign this round's ready orders (and caller-formed trips) to available drivers.
 
     `now` defaults to the wall clock; pass it for reproducible results. Orders that are part of
-    a caller-formed trip are taken out of `orders`.
+    a caller-formed trip are taken out of `orders`. `upcoming` are orders that are not ready
+    yet: they are never offered, only waited for (RoundResult.held).
     """
     if policy not in ("optimal", "greedy"):
         raise ValueError(f"unknown policy {policy!r}")
@@ -76,12 +86,18 @@ def solve_round(
     formed = {o.id for trip in trips for o in trip.orders}  # never offer an order twice
     orders = [o for o in orders if o.id not in formed] if formed else orders
     estimates = pickup_estimates(orders, index, config)
+    solver = route_solver or _default_solver(config)
+    held: set[int] = set()
+    if batching and upcoming:
+        held = orders_to_hold(
+            orders, upcoming, now=now, config=config, eta=eta, solver=solver, estimates=estimates
+        )
     plans = build_trips(
-        orders,
+        [o for o in orders if o.id not in held] if held else orders,
         now=now,
         config=config,
         eta=eta,
-        solver=route_solver or _default_solver(config),
+        solver=solver,
         estimates=estimates,
         batching=batching,
     )
@@ -108,8 +124,11 @@ def solve_round(
         batching_ms=(batched - started) * 1000.0,
         solve_ms=(done - batched) * 1000.0,
         total_ms=(done - started) * 1000.0,
+        held=len(held),
     )
-    return RoundResult(assignments=result[0], unassigned=result[1], stats=stats)
+    return RoundResult(
+        assignments=result[0], unassigned=result[1], stats=stats, held=tuple(sorted(held))
+    )
 
 
 def _default_solver(config: EngineConfig) -> RouteSolver:
@@ -163,7 +182,7 @@ def _optimal(
         # the greedy solution is a feasible matching inside the graph: never worse than greedy
         arcs = arcs.concat(greedy_assign(trips, index, _fifo_order(trips))[0])
     costs = arc_costs(trips, index.drivers, arcs, now=now, config=config)
-    matched = _match(trips, index, arcs, costs, config)
+    matched = _match(trips, index, arcs, costs, now, config)
     if tight:
         arcs, costs, matched = _price_and_resolve(trips, index, arcs, costs, matched, now, config)
     ranks = ranks_within_rows(arcs.trip, costs.total)
@@ -192,15 +211,10 @@ def _price_and_resolve(
     pool_costs = arc_costs(trips, index.drivers, pool, now=now, config=config)
     # no driver costs less than his pickup ETA minus the largest fairness and block discounts
     discount = config.fairness_weight_s + config.block_bonus_s
+    left_out = unassigned_costs(trips, now=now, config=config)
     for _ in range(config.refine_passes):
         u, v = dual_potentials(
-            n_trips,
-            n_drivers,
-            arcs.trip,
-            arcs.driver,
-            costs.total,
-            config.unassigned_penalty_s,
-            matched,
+            n_trips, n_drivers, arcs.trip, arcs.driver, costs.total, left_out, matched
         )
         improving = np.flatnonzero(pool_costs.total - u[pool.trip] - v[pool.driver] < -1e-6)
         # a full list whose farthest driver is still cheap enough may hide improving arcs
@@ -213,7 +227,7 @@ def _price_and_resolve(
         if len(improving):
             arcs = arcs.concat(_take(pool, improving))
             costs = arc_costs(trips, index.drivers, arcs, now=now, config=config)
-            matched = _match(trips, index, arcs, costs, config)
+            matched = _match(trips, index, arcs, costs, now, config)
         if len(truncated):
             k_pool[truncated] = np.minimum(k_pool[truncated] * 2, n_drivers)
             pool = pool.concat(candidate_arcs(trips, index, truncated, k_pool[truncated]))
@@ -222,10 +236,15 @@ def _price_and_resolve(
 
 
 def _match(
-    trips: TripArrays, index: DriverIndex, arcs: Arcs, costs: ArcCosts, config: EngineConfig
+    trips: TripArrays,
+    index: DriverIndex,
+    arcs: Arcs,
+    costs: ArcCosts,
+    now: float,
+    config: EngineConfig,
 ) -> np.ndarray:
     n_trips, n_drivers = len(trips), len(index.drivers)
-    penalty = config.unassigned_penalty_s
+    penalty = unassigned_costs(trips, now=now, config=config)
     return match_min_cost(
         n_trips, n_drivers, arcs.trip, arcs.driver, costs.total, penalty, assume_unique=True
     )

@@ -124,6 +124,7 @@ class RoundStats:
     batching_ms: float
     solve_ms: float  # candidates + costs + assignment
     total_ms: float
+    held: int = 0  # ready orders held back for a batch partner
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +132,7 @@ class RoundResult:
     assignments: tuple[Assignment, ...]
     unassigned: tuple[TripPlan, ...]
     stats: RoundStats
+    held: tuple[int, ...] = ()  # ids of ready orders held back this round (in no trip)
 
     @property
     def unassigned_keys(self) -> tuple[str, ...]:
@@ -155,7 +157,9 @@ class EngineConfig:
     fairness_weight_s: float = 15.0
     fairness_hours_cap: float = 40.0
     block_bonus_s: float = 30.0  # subtracted for drivers on a scheduled block
-    unassigned_penalty_s: float = 1_000_000.0  # cost of leaving a trip without a driver
+    # leaving a trip without a driver: per order, times 1 + the order's wait / waiting_scale_s
+    unassigned_penalty_s: float = 1_000_000.0
+    waiting_scale_s: float = 900.0  # 0: every order weighs the same however long it waited
     greedy_arcs: bool = True  # add the greedy FIFO solution's arcs to the candidate graph
     # tight markets (at least refine_min_load trips per driver): each driver also gets arcs to
     # reverse_per_store trips of each of its reverse_stores_k nearest stores, then column
@@ -166,9 +170,13 @@ class EngineConfig:
     refine_passes: int = 3
     expand_factor: int = 3
     # batching
-    max_stops_per_trip: int = 3
+    max_stops_per_trip: int = 4
     batch_capacity_units: int = 10  # largest batch size in units (a typical car)
     batch_pickup_km: float | None = None  # a trip's drive to the store; None: from nearby drivers
+    # holding: a ready order waits (up to hold_max_s after it was ready; 0: never) for an order
+    # of its store that will be ready within hold_horizon_s, when the two make a trip that pays
+    hold_horizon_s: float = 480.0
+    hold_max_s: float = 600.0
     route_solver: Literal["insertion", "pyvrp"] = "insertion"  # when solve_round gets none
     pyvrp_time_limit_s: float = 0.2  # per store with more than one order
     seed: int = 0

@@ -12,6 +12,7 @@ import h3
 from django.db import transaction
 
 from dispatch.models import DriverAvailability
+from dispatch.services import sql
 from drivers import selectors as driver_selectors
 from spark.lib import clock
 from spark.lib import redis as redis_lib
@@ -105,9 +106,8 @@ def driver_location_update(*, driver_id: int, market_id: int, lat: float, lng: f
     else:
         row = DriverAvailability(driver_id=driver_id, market_id=market_id)
         _set_position(row, lat, lng, now)
-        DriverAvailability.objects.filter(driver_id=driver_id).update(
-            lat=lat, lng=lng, location_at=now, h3_cell=row.h3_cell, updated_at=now
-        )
+        fields = {"lat": lat, "lng": lng, "location_at": now, "h3_cell": row.h3_cell}
+        sql.update(DriverAvailability, [driver_id], fields | {"updated_at": now}, key="driver_id")
         _couriers_follow([row])
     return Position(lat, lng, now)
 
@@ -157,19 +157,12 @@ def driver_locations_flush() -> int:
 
 def _couriers_follow(rows: list[DriverAvailability]) -> None:
     """Orders on their way show where the driver is (tracking page, store board)."""
-    from dispatch.models import Trip, TripStop
     from orders import services as order_services
 
     by_driver = {r.driver_id: r for r in rows}
-    active = TripStop.objects.filter(
-        is_active=True,
-        status=TripStop.Status.PENDING,
-        trip__driver_id__in=list(by_driver),
-        trip__status__in=Trip.WITH_DRIVER,
-    ).values_list("trip__driver_id", "order_id")
-    for driver_id, order_id in active:
+    for driver_id, order_ids in sql.pending_order_ids_by_driver(list(by_driver)).items():
         r = by_driver[driver_id]
         order_services.order_courier_update(
-            order_ids=[order_id],
+            order_ids=order_ids,
             courier=order_services.Courier(lat=r.lat, lng=r.lng, located_at=r.location_at),
         )

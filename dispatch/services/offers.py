@@ -14,7 +14,7 @@ from django.db import IntegrityError, connection, transaction
 from dispatch import tasks
 from dispatch.models import Block, BlockReservation, DispatchEvent, Offer, Trip
 from dispatch.selectors import rate_card_for
-from dispatch.services import pricing, trips
+from dispatch.services import pricing, sql, trips
 from dispatch.services.events import dispatch_event
 from spark.lib import clock
 from spark.lib.actors import Actor
@@ -37,23 +37,42 @@ class DriverBusy(Conflict):
     code = "driver_busy"
 
 
-def _offer_events(offers: list[Offer], *, to: str, actor: Actor, note: str = "") -> None:
+def _offer_events(offers: list[tuple[int, int]], *, to: str, actor: Actor, note: str = "") -> None:
+    """The audit rows of open offers that became `to`: (offer id, trip id) each."""
     now = clock.now()
-    DispatchEvent.objects.bulk_create(
+    sql.insert(
+        DispatchEvent,
         [
             dispatch_event(
                 entity=DispatchEvent.Entity.OFFER,
-                entity_id=o.id,
-                trip_id=o.trip_id,
+                entity_id=offer_id,
+                trip_id=trip_id,
                 from_status=Offer.Status.OPEN,
                 to_status=to,
                 actor=actor,
                 at=now,
                 note=note,
             )
-            for o in offers
-        ]
+            for offer_id, trip_id in offers
+        ],
     )
+
+
+def _close_open(where: str, params: list[object], *, to: str, now: object) -> list[tuple[int, int]]:
+    """Open offers matching `where` become `to` in one UPDATE ... RETURNING: (id, trip id) each,
+    in id order. Answered ones (declined) get `responded_at`; expired ones never answered."""
+    at = _AcceptSql._prep(Offer, "updated_at", now)
+    sets, values = "status = %s, updated_at = %s", [to, at]
+    if to != Offer.Status.EXPIRED:
+        sets, values = sets + ", responded_at = %s", [*values, at]
+    query = f"""
+        UPDATE {Offer._meta.db_table} SET {sets}
+        WHERE status = %s AND {where}
+        RETURNING id, trip_id
+    """  # noqa: S608 (table and column names from the code, values as parameters)
+    with connection.cursor() as cursor:
+        cursor.execute(query, [*values, Offer.Status.OPEN, *params])
+        return sorted(cursor.fetchall())
 
 
 def _why_not(offer_public_id: object, driver_id: int) -> Conflict:
@@ -206,21 +225,25 @@ def _kick_sync() -> None:
 def offer_decline(
     *, offer_public_id: object, driver_id: int, actor: Actor, reason: str = ""
 ) -> Offer:
-    now = clock.now()
-    changed = Offer.objects.filter(
-        public_id=offer_public_id, driver_id=driver_id, status=Offer.Status.OPEN
-    ).update(status=Offer.Status.DECLINED, responded_at=now, updated_at=now)
-    if changed != 1:
+    declined = _close_open(
+        "public_id = %s AND driver_id = %s",
+        [_AcceptSql._prep(Offer, "public_id", offer_public_id), driver_id],
+        to=Offer.Status.DECLINED,
+        now=clock.now(),
+    )
+    if len(declined) != 1:
         raise _why_not(offer_public_id, driver_id)
-    offer = Offer.objects.get(public_id=offer_public_id)
-    _offer_events([offer], to=Offer.Status.DECLINED, actor=actor, note=reason[:300])
-    _release_if_unanswered(offer.trip_id, actor=actor, note="declined")
-    return offer
+    _offer_events(declined, to=Offer.Status.DECLINED, actor=actor, note=reason[:300])
+    trip = sql.lock_trip(declined[0][1])
+    if trip is not None:
+        _release_if_unanswered(trip, actor=actor, note="declined")
+    return Offer.objects.get(id=declined[0][0])
 
 
-def _release_if_unanswered(trip_id: int, *, actor: Actor, note: str) -> None:
-    """Once no offer of an offered trip is open, the trip goes back to the pool, boosted."""
-    trip = Trip.objects.select_for_update().get(id=trip_id)
+def _release_if_unanswered(trip: Trip, *, actor: Actor, note: str) -> None:
+    """Once no offer of an offered trip is open, the trip goes back to the pool, boosted.
+
+    The caller holds the trip's lock."""
     if trip.status != Trip.Status.OFFERED:
         return
     if Offer.objects.filter(trip=trip, status=Offer.Status.OPEN).exists():
@@ -233,36 +256,37 @@ def _release_if_unanswered(trip_id: int, *, actor: Actor, note: str) -> None:
 
 def offers_withdraw_open(*, trip: Trip, actor: Actor, note: str) -> int:
     """Close the trip's open offers (taken by another driver, cancelled, reassigned)."""
-    open_offers = list(Offer.objects.filter(trip=trip, status=Offer.Status.OPEN))
-    if not open_offers:
-        return 0
-    now = clock.now()
-    Offer.objects.filter(id__in=[o.id for o in open_offers], status=Offer.Status.OPEN).update(
-        status=Offer.Status.WITHDRAWN, responded_at=now, updated_at=now
-    )
-    _offer_events(open_offers, to=Offer.Status.WITHDRAWN, actor=actor, note=note)
-    return len(open_offers)
+    withdrawn = _close_open("trip_id = %s", [trip.id], to=Offer.Status.WITHDRAWN, now=clock.now())
+    _offer_events(withdrawn, to=Offer.Status.WITHDRAWN, actor=actor, note=note)
+    return len(withdrawn)
 
 
 def offers_expire_due(*, market_id: int | None = None) -> int:
     """Expire open offers past their time; their trips go back to the pool, boosted."""
     now = clock.now()
-    due = Offer.objects.filter(status=Offer.Status.OPEN, expires_at__lte=now)
+    query = (
+        f"SELECT DISTINCT o.trip_id FROM {Offer._meta.db_table} o"  # noqa: S608
+        f" INNER JOIN {Trip._meta.db_table} t ON t.id = o.trip_id"
+        " WHERE o.status = %s AND o.expires_at <= %s"
+    )
+    params = [Offer.Status.OPEN, _AcceptSql._prep(Offer, "expires_at", now)]
     if market_id is not None:
-        due = due.filter(trip__market_id=market_id)
-    trip_ids = sorted(set(due.values_list("trip_id", flat=True)[:2000]))
+        query, params = query + " AND t.market_id = %s", [*params, market_id]
+    trip_ids = [i for (i,) in sql.fetch(query + " ORDER BY o.trip_id LIMIT 2000", params)]
     actor = Actor.system("dispatch")
     expired = 0
     for trip_id in trip_ids:
         with transaction.atomic():
-            trip = Trip.objects.select_for_update().get(id=trip_id)
-            offers = list(
-                Offer.objects.filter(trip=trip, status=Offer.Status.OPEN, expires_at__lte=now)
-            )
-            Offer.objects.filter(id__in=[o.id for o in offers], status=Offer.Status.OPEN).update(
-                status=Offer.Status.EXPIRED, updated_at=now
+            trip = sql.lock_trip(trip_id)
+            if trip is None:
+                continue
+            offers = _close_open(
+                "trip_id = %s AND expires_at <= %s",
+                [trip_id, _AcceptSql._prep(Offer, "expires_at", now)],
+                to=Offer.Status.EXPIRED,
+                now=now,
             )
             _offer_events(offers, to=Offer.Status.EXPIRED, actor=actor)
-            _release_if_unanswered(trip_id, actor=actor, note="expired")
+            _release_if_unanswered(trip, actor=actor, note="expired")
             expired += len(offers)
     return expired

@@ -16,16 +16,15 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.db import transaction
-from django.db.models import F, Sum
 
 from dispatch import engine
 from dispatch.models import DispatchEvent, DispatchRound, Offer, RateCard, Trip, TripStop
 from dispatch.selectors import (
-    availability_list_online,
+    availability_list_online_positions,
     block_reservation_driver_ids_active,
     rate_card_for,
 )
-from dispatch.services import availability, offers, pricing, trips
+from dispatch.services import availability, offers, pricing, sql, trips
 from dispatch.services.events import dispatch_event
 from drivers import selectors as driver_selectors
 from orders import selectors as order_selectors
@@ -38,16 +37,27 @@ ACTOR = Actor.system("dispatch")
 LOCATION_MAX_AGE = timedelta(minutes=5)
 
 
+@dataclass(frozen=True)
+class PooledTrip:
+    """What a round reads of a trip waiting in the pool (the offers relock the trips)."""
+
+    id: int
+    store_id: int
+    boost_cents: int
+    unaccepted_rounds: int
+    order_ids: tuple[int, ...]  # its active stops' orders, ascending
+
+
 @dataclass
 class RoundState:
     now: datetime
     card: RateCard
     config: engine.EngineConfig
-    orders: dict[int, object] = field(default_factory=dict)  # id -> Order
+    orders: dict[int, order_selectors.DispatchOrder] = field(default_factory=dict)
     new_orders: list[engine.OrderIn] = field(default_factory=list)
-    pooled: dict[str, Trip] = field(default_factory=dict)  # engine key -> trip
+    pooled: dict[str, PooledTrip] = field(default_factory=dict)  # engine key -> trip
     pooled_in: list[engine.TripIn] = field(default_factory=list)
-    broadcast: list[Trip] = field(default_factory=list)
+    broadcast: list[PooledTrip] = field(default_factory=list)
     drivers: dict[int, engine.DriverIn] = field(default_factory=dict)
     profiles: dict[int, object] = field(default_factory=dict)
 
@@ -57,21 +67,20 @@ def _size_units(order: object) -> int:
     return max(1, math.ceil(quantity / 10))
 
 
-def _order_in(order: object, card: RateCard, eta: GreatCircleEta) -> engine.OrderIn:
-    store = order.store
-    km = eta.road_km(Point(store.lat, store.lng), Point(order.dropoff_lat, order.dropoff_lng))
-    minutes = (
-        eta.travel_seconds(Point(store.lat, store.lng), Point(order.dropoff_lat, order.dropoff_lng))
-        / 60
-    )
+def _order_in(
+    order: order_selectors.DispatchOrder, card: RateCard, eta: GreatCircleEta
+) -> engine.OrderIn:
+    store = Point(order.store_lat, order.store_lng)
+    km = eta.road_km(store, Point(order.dropoff_lat, order.dropoff_lng))
+    minutes = eta.travel_seconds(store, Point(order.dropoff_lat, order.dropoff_lng)) / 60
     solo = pricing.trip_pay(
         card, engaged_km=km, minutes=minutes, stops=1, boost_cents=0, tip_cents=order.tip_cents
     )
     return engine.OrderIn(
         id=order.id,
         store_id=order.store_id,
-        pickup_lat=store.lat,
-        pickup_lng=store.lng,
+        pickup_lat=order.store_lat,
+        pickup_lng=order.store_lng,
         dropoff_lat=order.dropoff_lat,
         dropoff_lng=order.dropoff_lng,
         ready_at=order.pickup_ready_at.timestamp(),
@@ -84,63 +93,44 @@ def _order_in(order: object, card: RateCard, eta: GreatCircleEta) -> engine.Orde
 
 
 def _read_orders(state: RoundState, market_id: int, eta: GreatCircleEta) -> None:
-    in_trips = TripStop.objects.filter(is_active=True, trip__status__in=Trip.ACTIVE).values(
-        "order_id"
-    )
-    # In id order, here and below: the batching heuristics depend on the order they see
-    # orders in, and a round must decide the same way whatever order the database returns.
-    ready = (
-        order_selectors.order_list_ready(market_id=market_id)
-        .exclude(id__in=in_trips)
-        .order_by("id")
-    )
+    # Every ready order of the market: those in no live trip are this round's new orders, the
+    # others wait in pooled trips (or are on offer). In id order, here and below: the batching
+    # heuristics depend on the order they see orders in, and a round must decide the same way
+    # whatever order the database returns.
+    ready = order_selectors.order_list_ready(market_id=market_id)
+    in_trips = sql.order_ids_in_live_trips(market_id=market_id)
     for order in ready:
         state.orders[order.id] = order
-        state.new_orders.append(_order_in(order, state.card, eta))
-    pooled = list(
-        Trip.objects.filter(market_id=market_id, status=Trip.Status.POOLED)
-        .prefetch_related("stops")
-        .order_by("id")
-    )
-    stop_order_ids = [s.order_id for t in pooled for s in t.stops.all() if s.is_active]
-    for order in order_selectors.order_list_by_ids(ids=stop_order_ids):
+        if order.id not in in_trips:
+            state.new_orders.append(_order_in(order, state.card, eta))
+    pooled = sql.pooled_trips(market_id=market_id)
+    missing = [i for t in pooled for i in t[4] if i not in state.orders]
+    for order in order_selectors.order_list_for_dispatch(ids=missing):
         state.orders[order.id] = order
-    for trip in pooled:
-        order_ids = sorted(s.order_id for s in trip.stops.all() if s.is_active)
+    for trip_id, store_id, boost_cents, unaccepted_rounds, order_ids in pooled:
         if not order_ids:
             continue
+        trip = PooledTrip(trip_id, store_id, boost_cents, unaccepted_rounds, tuple(order_ids))
         if trip.unaccepted_rounds >= state.card.broadcast_after_rounds:
             state.broadcast.append(trip)
             continue
-        ins = tuple(_order_in(state.orders[i], state.card, eta) for i in order_ids)
-        state.pooled[engine.batching.trip_key(trip.store_id, order_ids)] = trip
+        ins = tuple(_order_in(state.orders[i], state.card, eta) for i in trip.order_ids)
+        state.pooled[engine.batching.trip_key(trip.store_id, list(trip.order_ids))] = trip
         state.pooled_in.append(
             engine.TripIn(orders=ins, pay_cents=sum(o.pay_cents for o in ins) + trip.boost_cents)
         )
 
 
 def _hours_this_week(driver_ids: list[int], now: datetime) -> dict[int, float]:
-    rows = (
-        Trip.objects.filter(driver_id__in=driver_ids, completed_at__gte=now - timedelta(days=7))
-        .values("driver_id")
-        .annotate(busy=Sum(F("completed_at") - F("assigned_at")))
-    )
-    return {r["driver_id"]: r["busy"].total_seconds() / 3600 for r in rows if r["busy"]}
+    busy = sql.busy_since(driver_ids, since=now - timedelta(days=7))
+    return {d: total.total_seconds() / 3600 for d, total in busy.items() if total}
 
 
 def _read_drivers(state: RoundState, market_id: int) -> None:
-    rows = list(availability_list_online(market_id=market_id).order_by("driver_id"))
+    rows = availability_list_online_positions(market_id=market_id)
     ids = [r.driver_id for r in rows]
     eligible = set(driver_selectors.driver_list_eligible(ids=ids))
-    busy = set(
-        Trip.objects.filter(driver_id__in=ids, status__in=Trip.WITH_DRIVER).values_list(
-            "driver_id", flat=True
-        )
-    ) | set(
-        Offer.objects.filter(driver_id__in=ids, status=Offer.Status.OPEN).values_list(
-            "driver_id", flat=True
-        )
-    )
+    busy = sql.driver_ids_busy(ids)
     free = [r for r in rows if r.driver_id in eligible and r.driver_id not in busy]
     positions = availability.positions_for(market_id=market_id, rows=free)
     hours = _hours_this_week([r.driver_id for r in free], state.now)
@@ -166,25 +156,27 @@ def _read_drivers(state: RoundState, market_id: int) -> None:
         )
 
 
-def _trips_for(plans: list[engine.TripPlan], state: RoundState, market_id: int) -> dict[str, Trip]:
-    """The trip row of each plan: the pooled trip it came from, or a new one (bulk-created)."""
+def _trips_for(
+    plans: list[engine.TripPlan], state: RoundState, market_id: int
+) -> dict[str, Trip | PooledTrip]:
+    """The trip of each plan: the pooled trip it came from, or a new one (bulk-created)."""
     found = {p.key: state.pooled[p.key] for p in plans if p.key in state.pooled}
     new_plans = [p for p in plans if p.key not in found]
-    created = Trip.objects.bulk_create(
-        [
-            Trip(
-                market_id=market_id,
-                store_id=p.store_id,
-                status=Trip.Status.POOLED,
-                status_changed_at=state.now,
-                currency=state.card.currency,
-                route_km=round(p.route_km, 3),
-                route_minutes=round(p.route_s / 60, 1),
-            )
-            for p in new_plans
-        ]
-    )
-    TripStop.objects.bulk_create(
+    created = [
+        Trip(
+            market_id=market_id,
+            store_id=p.store_id,
+            status=Trip.Status.POOLED,
+            status_changed_at=state.now,
+            currency=state.card.currency,
+            route_km=round(p.route_km, 3),
+            route_minutes=round(p.route_s / 60, 1),
+        )
+        for p in new_plans
+    ]
+    sql.insert(Trip, created, ids=True)
+    sql.insert(
+        TripStop,
         [
             TripStop(
                 trip=trip,
@@ -195,12 +187,12 @@ def _trips_for(plans: list[engine.TripPlan], state: RoundState, market_id: int) 
             )
             for trip, plan in zip(created, new_plans, strict=True)
             for i, stop in enumerate(plan.stops)
-        ]
+        ],
     )
     return found | {p.key: t for p, t in zip(new_plans, created, strict=True)}
 
 
-def _snapshot(trip: Trip, plan: engine.TripPlan, state: RoundState) -> list[dict]:
+def _snapshot(plan: engine.TripPlan, state: RoundState) -> list[dict]:
     return [
         {
             "order_id": str(state.orders[stop.order_id].public_id),
@@ -215,7 +207,7 @@ def _snapshot(trip: Trip, plan: engine.TripPlan, state: RoundState) -> list[dict
 
 
 def _offer(
-    trip: Trip,
+    trip: Trip | PooledTrip,
     plan: engine.TripPlan,
     driver_id: int,
     state: RoundState,
@@ -241,13 +233,13 @@ def _offer(
     if floor and pay.cents_per_mile < floor:
         return None
     return Offer(
-        trip=trip,
+        trip_id=trip.id,
         driver_id=driver_id,
         is_broadcast=broadcast,
         currency=state.card.currency,
         expires_at=state.now + timedelta(seconds=state.card.offer_ttl_seconds),
-        stops=_snapshot(trip, plan, state),
-        store_name=state.orders[plan.orders[0].id].store.name,
+        stops=_snapshot(plan, state),
+        store_name=state.orders[plan.orders[0].id].store_name,
         pickup_km=round(pickup_km, 2),
         engaged_miles=pay.engaged_miles,
         estimated_minutes=pay.minutes,
@@ -302,8 +294,7 @@ def _broadcast(
     """First come, first served: each long-waiting trip to every free, eligible driver nearby."""
     made = []
     for trip in state.broadcast:
-        order_ids = sorted(s.order_id for s in trip.stops.all() if s.is_active)
-        ins = tuple(_order_in(state.orders[i], state.card, eta) for i in order_ids)
+        ins = tuple(_order_in(state.orders[i], state.card, eta) for i in trip.order_ids)
         plan = engine.plan_trip(
             engine.TripIn(orders=ins),
             now=state.now.timestamp(),
@@ -349,10 +340,10 @@ def _may_carry(driver: engine.DriverIn, plan: engine.TripPlan) -> bool:
 def _commit_offers(made: list[Offer], state: RoundState) -> None:
     if not made:
         return
-    Offer.objects.bulk_create(made)
+    sql.insert(Offer, made, ids=True)
     trip_ids = sorted({o.trip_id for o in made})
     broadcast_ids = {o.trip_id for o in made if o.is_broadcast}
-    locked = list(Trip.objects.select_for_update().filter(id__in=trip_ids).order_by("id"))
+    locked = sql.lock_trips(trip_ids)
     for is_broadcast in (False, True):
         trips.trips_transition(
             [t for t in locked if (t.id in broadcast_ids) == is_broadcast],
@@ -360,7 +351,8 @@ def _commit_offers(made: list[Offer], state: RoundState) -> None:
             actor=ACTOR,
             fields={"is_broadcast": is_broadcast},
         )
-    DispatchEvent.objects.bulk_create(
+    sql.insert(
+        DispatchEvent,
         [
             dispatch_event(
                 entity=DispatchEvent.Entity.OFFER,
@@ -373,14 +365,22 @@ def _commit_offers(made: list[Offer], state: RoundState) -> None:
                 note=f"driver {o.driver_id}",
             )
             for o in made
-        ]
+        ],
     )
-    order_ids = list(
-        TripStop.objects.filter(
-            trip_id__in=trip_ids, is_active=True, status=TripStop.Status.PENDING
-        ).values_list("order_id", flat=True)
-    )
+    order_ids = sql.pending_order_ids(trip_ids)
     trips._move_orders(order_ids, to=trips.ORDER["offered"], actor=ACTOR)
+
+
+_ROUND_FIELDS = (
+    "finished_at",
+    "orders",
+    "drivers",
+    "trips",
+    "offers_made",
+    "candidate_arcs",
+    "solve_ms",
+    "total_ms",
+)
 
 
 def dispatch_round_run(
@@ -433,5 +433,5 @@ def _round(market_id: int, policy: str, batching: bool) -> DispatchRound:
     round_row.candidate_arcs = result.stats.candidate_arcs
     round_row.solve_ms = round(result.stats.total_ms, 2)
     round_row.total_ms = round((time.perf_counter() - started) * 1000, 2)
-    round_row.save()
+    sql.update(DispatchRound, [round_row.id], {f: getattr(round_row, f) for f in _ROUND_FIELDS})
     return round_row

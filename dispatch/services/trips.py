@@ -12,13 +12,13 @@ from django.db import transaction
 from django.utils.crypto import constant_time_compare
 
 from dispatch.models import DispatchEvent, Trip, TripStop
+from dispatch.services import sql
 from dispatch.services.events import dispatch_event
 from drivers import selectors as driver_selectors
 from orders import selectors as order_selectors
 from orders import services as order_services
 from spark.lib import clock
 from spark.lib.actors import Actor
-from spark.lib.db import one_or_none
 from spark.lib.errors import ApplicationError, InvalidTransition, NotFound, Unprocessable
 from spark.lib.geo import Point
 
@@ -44,10 +44,7 @@ class ProofMissing(ApplicationError):
 
 
 def _lock_trip(trip_id: int, *, driver_id: int | None = None) -> Trip:
-    qs = Trip.objects.select_for_update(of=("self",)).select_related("market").filter(id=trip_id)
-    if driver_id is not None:
-        qs = qs.filter(driver_id=driver_id)
-    trip = one_or_none(qs)
+    trip = sql.lock_trip(trip_id, driver_id=driver_id)
     if trip is None:
         raise NotFound("No such trip.")
     if trip.status == Trip.Status.ASSIGNED:
@@ -109,12 +106,12 @@ def trips_transition(
         )
         for name, value in update.items():
             setattr(trip, name, value)
-    Trip.objects.filter(id__in=[t.id for t in trips]).update(**update)
-    DispatchEvent.objects.bulk_create(events)
+    sql.update(Trip, [t.id for t in trips], update)
+    sql.insert(DispatchEvent, events)
 
 
 def active_stops(trip: Trip) -> list[TripStop]:
-    return list(trip.stops.filter(is_active=True).order_by("sequence"))
+    return sql.active_stops(trip.id)
 
 
 def _pending_order_ids(trip: Trip) -> list[int]:
@@ -127,17 +124,25 @@ def courier_for(
     stops: list[TripStop],
     location: Point | None = None,
     pickup_km: float | None = None,
+    introduce: bool = False,
 ) -> order_services.Courier:
-    """What the store and the customer see of the trip's driver: first name, car, ETAs."""
-    driver = driver_selectors.driver_get(driver_id=trip.driver_id)
-    vehicle = getattr(driver, "vehicle", None)
+    """What the store and the customer see of the trip's driver: first name, car, ETAs.
+
+    The name and the car go to the orders once, when the trip is accepted (`introduce`); the
+    later steps only move the position and the ETAs (a Courier without a name keeps them).
+    """
+    name = vehicle = ""
+    if introduce:
+        first_name, vehicle = driver_selectors.driver_courier_card(driver_id=trip.driver_id)
+        name = (first_name or "Your driver").split(" ")[0]
     now = clock.now()
     pickup_eta = trip.arrived_at_store_at
     if pickup_eta is None and pickup_km is not None:
-        pickup_eta = now + timedelta(hours=pickup_km / max(trip.market.average_speed_kmh, 1.0))
+        speed = order_selectors.market_average_speed_kmh(market_id=trip.market_id)
+        pickup_eta = now + timedelta(hours=pickup_km / max(speed, 1.0))
     return order_services.Courier(
-        name=(driver.user.first_name or "Your driver").split(" ")[0],
-        vehicle=f"{vehicle.make} {vehicle.model}" if vehicle else "",
+        name=name,
+        vehicle=vehicle,
         lat=location.lat if location else None,
         lng=location.lng if location else None,
         located_at=now if location else None,
@@ -152,12 +157,15 @@ def _tell_orders(
     location: Point | None,
     stops: list[TripStop] | None = None,
     pickup_km: float | None = None,
+    introduce: bool = False,
 ) -> None:
     """Keep the orders' courier snapshot current (board, tracking page)."""
     stops = active_stops(trip) if stops is None else stops
     if not stops:
         return
-    courier = courier_for(trip, stops=stops, location=location, pickup_km=pickup_km)
+    courier = courier_for(
+        trip, stops=stops, location=location, pickup_km=pickup_km, introduce=introduce
+    )
     order_services.order_courier_update(order_ids=[s.order_id for s in stops], courier=courier)
 
 
@@ -166,7 +174,12 @@ def _move_orders(
 ) -> None:
     if order_ids:
         order_services.order_transition_many(
-            order_ids=order_ids, to=to, actor=actor, location=location, note=note
+            order_ids=order_ids,
+            to=to,
+            actor=actor,
+            location=location,
+            note=note,
+            savepoint=False,  # a failed move fails the step: nothing here catches it
         )
 
 
@@ -184,40 +197,49 @@ def _sync_assigned(trip: Trip) -> None:
     if trip.status not in Trip.WITH_DRIVER:
         return
     offers.offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
-    stops = active_stops(trip)
-    pending = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
-    statuses = {o.id: o.status for o in order_selectors.order_list_by_ids(ids=pending)}
-    offered = [oid for oid in pending if statuses.get(oid) == ORDER["offered"]]
+    # Every later step of the trip comes here first: one light query says whether any order
+    # still waits to be moved (only right after the accept).
+    offered = [oid for (oid,) in _offered_stops("s.order_id", trip_id=trip.id)]
     if not offered:
         return
-    accepted = (
-        Offer.objects.filter(trip=trip, status=Offer.Status.ACCEPTED).only("pickup_km").first()
+    accepted = sql.fetch(
+        f"SELECT pickup_km FROM {Offer._meta.db_table} WHERE trip_id = %s AND status = %s",  # noqa: S608
+        [trip.id, Offer.Status.ACCEPTED],
     )
+    pickup_km = accepted[0][0] if accepted else None
     actor = Actor(label=f"driver:{trip.driver_id}")
     _move_orders(offered, to=ORDER["assigned"], actor=actor, note="trip accepted")
-    _tell_orders(
-        trip, location=None, stops=stops, pickup_km=accepted.pickup_km if accepted else None
+    _tell_orders(trip, location=None, pickup_km=pickup_km, introduce=True)
+
+
+def _offered_stops(select: str, *, trip_id: int | None = None) -> list[tuple]:
+    """Active pending stops whose order is still offered, on trips a driver has taken: the
+    orders an accept has not moved yet (the sync's work). Plain SQL, as the ORM's
+    order__status lookup would join the orders' table."""
+    live = sorted(Trip.WITH_DRIVER)
+    order_table = TripStop._meta.get_field("order").related_model._meta.db_table
+    query = (
+        f"SELECT {select} FROM {TripStop._meta.db_table} s"  # noqa: S608
+        f" INNER JOIN {Trip._meta.db_table} t ON t.id = s.trip_id"
+        f" INNER JOIN {order_table} o ON o.id = s.order_id"
+        f" WHERE s.is_active = %s AND s.status = %s AND o.status = %s"
+        f" AND t.status IN ({sql.marks(len(live))})"
     )
+    params: list[object] = [True, TripStop.Status.PENDING, ORDER["offered"], *live]
+    if trip_id is not None:
+        query, params = query + " AND s.trip_id = %s", [*params, trip_id]
+    if select.startswith("DISTINCT"):
+        query += " ORDER BY s.trip_id LIMIT 500"
+    return sql.fetch(query, params)
 
 
 def trips_sync_assigned(*, trip_id: int | None = None) -> int:
     """The backstop sweep (and the on-commit task) for _sync_assigned; returns trips synced."""
-    due = TripStop.objects.filter(
-        is_active=True,
-        status=TripStop.Status.PENDING,
-        trip__status__in=Trip.WITH_DRIVER,
-        order__status=ORDER["offered"],
-    )
-    if trip_id is not None:
-        due = due.filter(trip_id=trip_id)
+    due = _offered_stops("DISTINCT s.trip_id", trip_id=trip_id)
     synced = 0
-    for tid in sorted(set(due.values_list("trip_id", flat=True)[:500])):
+    for (tid,) in due:
         with transaction.atomic():
-            trip = one_or_none(
-                Trip.objects.select_for_update(skip_locked=True)
-                .select_related("market")
-                .filter(id=tid)
-            )
+            trip = sql.lock_trip(tid, skip_locked=True)
             if trip is not None:
                 _sync_assigned(trip)
                 synced += 1
@@ -234,8 +256,10 @@ def trip_arrive_at_store(*, trip_id: int, driver_id: int, actor: Actor, location
         location=location,
         fields={"arrived_at_store_at": clock.now()},
     )
-    _move_orders(_pending_order_ids(trip), to=ORDER["at_store"], actor=actor, location=location)
-    _tell_orders(trip, location=location)
+    stops = active_stops(trip)
+    pending = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
+    _move_orders(pending, to=ORDER["at_store"], actor=actor, location=location)
+    _tell_orders(trip, location=location, stops=stops)
     return trip
 
 
@@ -251,13 +275,14 @@ def trip_confirm_pickup(
     """The hand-off: the driver enters each order's pickup code (which the store gives), or
     store staff confirm it in their dashboard (then `codes` is None and driver_id is None)."""
     trip = _lock_trip(trip_id, driver_id=driver_id)
-    order_ids = _pending_order_ids(trip)
+    stops = active_stops(trip)
+    order_ids = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
     if codes is not None:
-        orders = {o.id: o for o in order_selectors.order_list_by_ids(ids=order_ids)}
+        expected = order_selectors.order_pickup_codes(ids=order_ids)
         wrong = [
             oid
             for oid in order_ids
-            if not constant_time_compare((codes.get(oid) or "").strip(), orders[oid].pickup_code)
+            if not constant_time_compare((codes.get(oid) or "").strip(), expected[oid])
         ]
         if wrong:
             raise Unprocessable(
@@ -282,14 +307,12 @@ def trip_confirm_pickup(
         fields={"picked_up_at": clock.now()},
     )
     _move_orders(order_ids, to=ORDER["picked_up"], actor=actor, location=location)
-    _tell_orders(trip, location=location)
+    _tell_orders(trip, location=location, stops=stops)
     return trip
 
 
 def _lock_stop(trip: Trip, order_id: int) -> TripStop:
-    stop = one_or_none(
-        TripStop.objects.select_for_update().filter(trip=trip, order_id=order_id, is_active=True)
-    )
+    stop = sql.lock_stop(trip.id, order_id)
     if stop is None:
         raise NotFound("No such stop on this trip.")
     return stop
@@ -315,6 +338,7 @@ def trip_stop_arrive(
         actor=actor,
         location=location,
         expected_from=frozenset({ORDER["picked_up"]}),
+        savepoint=False,
     )
     _tell_orders(trip, location=location)
     return stop
@@ -357,11 +381,15 @@ def trip_stop_deliver(
     trip = _lock_trip(trip_id, driver_id=driver_id)
     _require_in_progress(trip)
     stop = _lock_stop(trip, order_id)
-    order = order_selectors.order_get(order_id=order_id)
+    order = order_selectors.order_dropoff_requirements(order_id=order_id)
     fields = _check_proof(order, proof)
     if order.status == ORDER["picked_up"]:  # the driver skipped "arrived": record it too
         order_services.order_transition(
-            order_id=order_id, to=ORDER["at_dropoff"], actor=actor, location=location
+            order_id=order_id,
+            to=ORDER["at_dropoff"],
+            actor=actor,
+            location=location,
+            savepoint=False,
         )
     order_services.order_transition(
         order_id=order_id,
@@ -369,15 +397,17 @@ def trip_stop_deliver(
         actor=actor,
         location=location,
         expected_from=frozenset({ORDER["at_dropoff"]}),
+        savepoint=False,
     )
     now = clock.now()
-    for name, value in fields.items():
-        setattr(stop, name, value)
     if proof.photo is not None:
         stop.pod_photo.save(f"{stop.trip_id}-{order_id}.jpg", proof.photo, save=False)
-    stop.status, stop.delivered_at = TripStop.Status.DELIVERED, now
-    stop.pod_lat, stop.pod_lng = location.lat, location.lng
-    stop.save()
+        fields["pod_photo"] = stop.pod_photo
+    fields |= {"status": TripStop.Status.DELIVERED, "delivered_at": now}
+    fields |= {"pod_lat": location.lat, "pod_lng": location.lng}
+    for name, value in fields.items():
+        setattr(stop, name, value)
+    sql.update(TripStop, [stop.id], fields)
     _complete_if_done(trip, actor=actor, location=location)
     return stop
 
@@ -393,7 +423,12 @@ def trip_stop_undeliverable(
     stop = _lock_stop(trip, order_id)
     for to in (ORDER["undeliverable"], ORDER["returning"]):
         order_services.order_transition(
-            order_id=order_id, to=to, actor=actor, location=location, note=reason.strip()
+            order_id=order_id,
+            to=to,
+            actor=actor,
+            location=location,
+            note=reason.strip(),
+            savepoint=False,
         )
     stop.status, stop.undeliverable_reason = TripStop.Status.UNDELIVERABLE, reason.strip()[:300]
     stop.save(update_fields=["status", "undeliverable_reason"])
@@ -417,7 +452,11 @@ def trip_stop_return(
             "Only an undeliverable order goes back to the store.", current_status=stop.status
         )
     order_services.order_transition(
-        order_id=order_id, to=ORDER["returned"], actor=actor, location=location
+        order_id=order_id,
+        to=ORDER["returned"],
+        actor=actor,
+        location=location,
+        savepoint=False,
     )
     stop.status = TripStop.Status.RETURNED
     stop.save(update_fields=["status"])
@@ -462,11 +501,8 @@ def trip_return_to_pool(trip: Trip, *, actor: Actor, note: str, boost_cents: int
     # round's trips_drop_cancelled_orders removes it: it must not (and cannot) go back to
     # ready, or every later round of the market, which expires offers first, would fail here.
     pending = _pending_order_ids(trip)
-    back = [
-        o.id
-        for o in order_selectors.order_list_by_ids(ids=pending)
-        if o.status != ORDER["cancelled"]
-    ]
+    statuses = order_selectors.order_statuses(ids=pending)
+    back = [oid for oid in sorted(statuses) if statuses[oid] != ORDER["cancelled"]]
     _move_orders(back, to=ORDER["ready"], actor=actor, note=note)
     order_services.order_courier_update(order_ids=back, courier=None)
 
@@ -516,22 +552,11 @@ def trips_drop_cancelled_orders(*, market_id: int) -> int:
     Returns how many stops were removed. A driver already on the way keeps a cancelled trip
     (status cancelled from assigned/at_store), which payouts pays as a cancellation.
     """
-    stops = list(
-        TripStop.objects.select_for_update(of=("self",))
-        .filter(
-            is_active=True,
-            status=TripStop.Status.PENDING,
-            trip__market_id=market_id,
-            trip__status__in=Trip.ACTIVE,
-            order__status=ORDER["cancelled"],
-        )
-        .select_related("trip")
-    )
+    stops = sql.lock_stops_of_cancelled_orders(market_id=market_id, cancelled=ORDER["cancelled"])
     actor = Actor.system("dispatch")
-    for stop in stops:
-        stop.is_active, stop.status = False, TripStop.Status.REMOVED
-        stop.save(update_fields=["is_active", "status"])
-    for trip_id in {s.trip_id for s in stops}:
+    removed = {"is_active": False, "status": TripStop.Status.REMOVED}
+    sql.update(TripStop, [stop_id for stop_id, _ in stops], removed)
+    for trip_id in {trip_id for _, trip_id in stops}:
         trip = _lock_trip(trip_id)
         if not active_stops(trip):
             from dispatch.services import offers

@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 from django.db import transaction
 
 from orders.models import Market, Merchant, Quote, Store
+from orders.services import sql
 from spark.lib import clock
-from spark.lib.db import one_or_none
 from spark.lib.errors import NotFound, Unprocessable
 from spark.lib.geo import GreatCircleEta, Point, haversine_km, is_valid_coordinate
 
@@ -83,9 +83,7 @@ def estimate(
 
 
 def store_for_merchant(*, merchant: Merchant, store_public_id: object) -> Store:
-    store = one_or_none(
-        Store.objects.select_related("market").filter(merchant=merchant, public_id=store_public_id)
-    )
+    store = sql.store_for_merchant(merchant, store_public_id)
     if store is None:
         raise NotFound("No such store.", code="store_not_found")
     return store

@@ -35,6 +35,7 @@ from orders.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
+from orders.services import sql
 from spark.lib import clock, signing
 from spark.lib.db import one_or_none
 from spark.lib.errors import NotFound, Unprocessable
@@ -134,13 +135,17 @@ class OutboxEvent:
     order: Order | None
     type: str
     data: dict  # JSON-ready (strings for times and ids)
+    # False when the caller knows the merchant has no active endpoint (read with the change's
+    # own lock): the event is recorded, and no delivery is looked for.
+    deliver: bool = True
 
 
 def webhook_events_emit(events: list[OutboxEvent]) -> None:
     """Write events and their deliveries. Call inside the transaction of the change itself.
 
     Set-based: one insert for the events and one INSERT ... SELECT for the deliveries to every
-    active endpoint of each event's merchant, however many events there are.
+    active endpoint of each event's merchant, however many events there are (the events are
+    found again by their public ids, so their own ids are never read back).
     """
     if not events:
         return
@@ -159,8 +164,10 @@ def webhook_events_emit(events: list[OutboxEvent]) -> None:
                 created_at=now,
             )
         )
-    WebhookEvent.objects.bulk_create(rows)
-    ids = [row.id for row in rows]
+    sql.insert(WebhookEvent, rows)
+    ids = [row.public_id for row, e in zip(rows, events, strict=True) if e.deliver]
+    if not ids:
+        return
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -171,7 +178,7 @@ def webhook_events_emit(events: list[OutboxEvent]) -> None:
             FROM {WebhookEvent._meta.db_table} e
             JOIN {WebhookEndpoint._meta.db_table} ep
               ON ep.merchant_id = e.merchant_id AND ep.is_active
-            WHERE e.id IN ({", ".join(["%s"] * len(ids))})
+            WHERE e.public_id IN ({", ".join(["%s"] * len(ids))})
             ORDER BY e.id, ep.id
             """,  # noqa: S608 (table names from the models, values as parameters)
             [WebhookDelivery.Status.PENDING, now, now, *ids],

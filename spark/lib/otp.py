@@ -76,7 +76,13 @@ class OpsTwoFactorMiddleware:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        if needs_second_factor(getattr(request, "user", None)) and not self._open(request):
+        # Without a session cookie the session is empty and its user anonymous: no staff
+        # session to gate, so an API key or driver token request skips loading the user.
+        if (
+            settings.SESSION_COOKIE_NAME in request.COOKIES
+            and needs_second_factor(getattr(request, "user", None))
+            and not self._open(request)
+        ):
             return self._second_factor_required(request)
         return self.get_response(request)
 

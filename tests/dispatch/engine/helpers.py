@@ -134,15 +134,20 @@ def brute_force_min_cost(
     n_rows: int,
     n_cols: int,
     arcs: dict[tuple[int, int], float],
-    unassigned_cost: float,
+    unassigned_cost: float | Sequence[float],
 ) -> float:
     """Cheapest partial assignment by enumeration: every subset of rows x every ordering of
-    distinct columns, each row left out costing `unassigned_cost`."""
-    best = n_rows * unassigned_cost
+    distinct columns, each row left out costing `unassigned_cost` (or its own entry of it)."""
+    left = (
+        [float(unassigned_cost)] * n_rows
+        if isinstance(unassigned_cost, int | float)
+        else [float(c) for c in unassigned_cost]
+    )
+    best = sum(left)
     for r in range(1, min(n_rows, n_cols) + 1):
         for rows in itertools.combinations(range(n_rows), r):
             for cols in itertools.permutations(range(n_cols), r):
-                cost = (n_rows - r) * unassigned_cost
+                cost = sum(left) - sum(left[row] for row in rows)
                 for row, col in zip(rows, cols, strict=True):
                     arc = arcs.get((row, col))
                     if arc is None:
@@ -153,5 +158,10 @@ def brute_force_min_cost(
     return best
 
 
-def total_cost(costs: Sequence[float], unassigned: int, config: EngineConfig) -> float:
-    return sum(costs) + unassigned * config.unassigned_penalty_s
+def total_cost(costs: Sequence[float], left: Sequence[TripPlan], config: EngineConfig) -> float:
+    """The matcher's objective at NOW: arc costs plus the penalty for each order left waiting,
+    the more the longer it has waited."""
+    waited = [max(0.0, NOW - o.ready_at) for trip in left for o in trip.orders]
+    scale = config.waiting_scale_s
+    weight = len(waited) + (sum(waited) / scale if scale > 0 else 0.0)
+    return sum(costs) + weight * config.unassigned_penalty_s

@@ -9,7 +9,7 @@ from scipy.optimize import linear_sum_assignment
 from dispatch.engine import EngineConfig, solve_round
 from dispatch.engine.assign import dual_potentials, match_min_cost, ranks_within_rows
 from dispatch.engine.candidates import DriverArrays, DriverIndex, TripArrays, candidate_arcs
-from dispatch.engine.cost import arc_costs
+from dispatch.engine.cost import arc_costs, unassigned_costs
 from dispatch.engine.geo import HaversineEta
 from tests.dispatch.engine.helpers import NOW, brute_force_min_cost, random_instance
 
@@ -45,6 +45,38 @@ def test_match_min_cost_equals_brute_force_on_random_sparse_instances(seed):
     )
     used = matched[matched >= 0]
     assert len(set(used.tolist())) == len(used)
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_match_min_cost_with_a_penalty_per_row_equals_brute_force(seed):
+    rng = random.Random(2000 + seed)
+    n_rows, n_cols = rng.randint(1, 6), rng.randint(1, 5)
+    penalty = np.array([PENALTY * rng.choice([1, 2, 3]) for _ in range(n_rows)])
+    arcs = {
+        (r, c): rng.uniform(-200, 3500)
+        for r in range(n_rows)
+        for c in range(n_cols)
+        if rng.random() < 0.6
+    }
+    rows = np.array([k[0] for k in arcs], dtype=np.int64)
+    cols = np.array([k[1] for k in arcs], dtype=np.int64)
+    costs = np.array(list(arcs.values()))
+
+    matched = match_min_cost(n_rows, n_cols, rows, cols, costs, penalty)
+
+    ours = sum(penalty[r] if matched[r] < 0 else arcs[(r, int(matched[r]))] for r in range(n_rows))
+    assert ours == pytest.approx(brute_force_min_cost(n_rows, n_cols, arcs, penalty.tolist()))
+    u, v = dual_potentials(n_rows, n_cols, rows, cols, costs, penalty, matched)
+    assert (costs - u[rows] - v[cols] >= -1e-6).all()
+    assert (u[matched < 0] <= penalty[matched < 0] + 1e-6).all()
+
+
+def test_match_min_cost_gives_a_scarce_driver_to_the_row_that_costs_most_to_leave_out():
+    # one column, two rows: the dearer arc wins when its row's penalty is the larger one
+    rows, cols, costs = np.array([0, 1]), np.array([0, 0]), np.array([100.0, 400.0])
+    assert match_min_cost(2, 1, rows, cols, costs, PENALTY).tolist() == [0, -1]
+    penalty = np.array([PENALTY, 3 * PENALTY])
+    assert match_min_cost(2, 1, rows, cols, costs, penalty).tolist() == [-1, 0]
 
 
 def test_match_min_cost_handles_no_rows_no_columns_and_no_arcs():
@@ -94,9 +126,10 @@ def test_solve_round_optimal_equals_brute_force_over_all_eligible_pairs(seed):
         (int(t), int(d)): float(c)
         for t, d, c in zip(arcs.trip, arcs.driver, costs.total, strict=True)
     }
-    best = brute_force_min_cost(len(trips), len(drivers), table, config.unassigned_penalty_s)
+    left_out = unassigned_costs(trips, now=NOW, config=config)  # per trip: orders, waits
+    best = brute_force_min_cost(len(trips), len(drivers), table, left_out.tolist())
     ours = sum(a.cost for a in result.assignments)
-    ours += len(result.unassigned) * config.unassigned_penalty_s
+    ours += left_out[len(result.assignments) :].sum()
     assert ours == pytest.approx(best, abs=1e-6)
 
 
@@ -134,11 +167,12 @@ def test_optimal_matches_the_dense_optimum_in_a_tight_market(seed):
     everyone = np.arange(len(trips), dtype=np.int64)
     arcs = candidate_arcs(trips, index, everyone, np.full(len(trips), len(drivers)))
     costs = arc_costs(trips, index.drivers, arcs, now=NOW, config=config)
-    dense = np.full((len(trips), len(drivers) + len(trips)), 10 * config.unassigned_penalty_s)
+    left_out = unassigned_costs(trips, now=NOW, config=config)
+    dense = np.full((len(trips), len(drivers) + len(trips)), 10 * left_out.max())
     dense[arcs.trip, arcs.driver] = costs.total
-    dense[np.arange(len(trips)), len(drivers) + np.arange(len(trips))] = config.unassigned_penalty_s
+    dense[np.arange(len(trips)), len(drivers) + np.arange(len(trips))] = left_out
     r, c = linear_sum_assignment(dense)
 
     ours = sum(a.cost for a in result.assignments)
-    ours += len(result.unassigned) * config.unassigned_penalty_s
+    ours += left_out[len(result.assignments) :].sum()
     assert ours == pytest.approx(dense[r, c].sum(), rel=1e-9)
