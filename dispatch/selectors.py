@@ -18,6 +18,7 @@ from dispatch.models import (
     Trip,
     TripStop,
 )
+from spark.lib import sql as lib_sql
 from spark.lib.db import one_or_none
 from spark.lib.errors import NotFound
 
@@ -29,10 +30,8 @@ def rate_card_for(*, market_id: int, at: datetime) -> RateCard:
 
     Plain SQL read through the model's converters: every round and every return to the pool
     prices from it."""
-    from dispatch.services import sql  # the package imports this module: resolved at call time
-
-    rows = sql.Rows.of(RateCard)
-    found = sql.fetch(
+    rows = lib_sql.Rows.of(RateCard)
+    found = lib_sql.fetch(
         f"SELECT {rows.columns('c')} FROM {RateCard._meta.db_table} c"  # noqa: S608
         " WHERE c.market_id = %s AND c.effective_from <= %s ORDER BY c.effective_from DESC"
         f" {connection.ops.limit_offset_sql(None, 1)}",

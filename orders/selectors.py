@@ -20,6 +20,7 @@ from orders.models import (
     WebhookDelivery,
     WebhookEndpoint,
 )
+from spark.lib import sql as lib_sql
 from spark.lib.db import one_or_none
 from spark.lib.errors import NotFound
 
@@ -196,6 +197,16 @@ def order_list_ready(*, market_id: int) -> list[DispatchOrder]:
     )
 
 
+def order_list_upcoming(*, market_id: int, until: datetime) -> list[DispatchOrder]:
+    """Orders still being packed that will be ready by `until`, in id order. Dispatch never
+    offers them; it may hold a ready order back for a round or two to batch it with one."""
+    until_db = Order._meta.get_field("pickup_ready_at").get_db_prep_value(until, connection)
+    return _dispatch_orders(
+        "s.market_id = %s AND o.status = %s AND o.pickup_ready_at <= %s",
+        [market_id, Order.Status.CREATED, until_db],
+    )
+
+
 def order_list_for_dispatch(*, ids: list[int]) -> list[DispatchOrder]:
     """Orders by id, as a round reads them (DispatchOrder), in id order."""
     if not ids:
@@ -222,10 +233,8 @@ def market_list(*, active_only: bool = True) -> QuerySet[Market]:
 
 def market_get(*, market_id: int) -> Market:
     """The market (every dispatch round reads it: plain SQL through the model's converters)."""
-    from orders.services import sql  # the SQL helpers live with the writes that use them
-
-    rows = sql.Rows.of(Market)
-    found = sql.fetch(
+    rows = lib_sql.Rows.of(Market)
+    found = lib_sql.fetch(
         f"SELECT {rows.columns('m')} FROM {Market._meta.db_table} m WHERE m.id = %s",  # noqa: S608
         [market_id],
     )

@@ -20,8 +20,10 @@ Leaving a trip unassigned costs `unassigned_penalty_s` per order on it, far abov
 optimal matcher first serves as many orders as it can, then minimises the sum of costs. When
 drivers are scarce, a driver therefore goes to a trip of three orders before a trip of one: the
 others wait for the next round either way, and fewer orders wait. An order that has waited
-weighs more, 1 + waited / waiting_scale_s (an order ready for two scales weighs as much as three
-fresh ones): without it, an order that never fits a batch could wait until the shop gives up.
+longer than `waiting_grace_s` weighs more, 1 + (waited - grace) / waiting_scale_s (by default
+an order ready for 45 minutes weighs as much as three fresh ones): without it, an order that
+never fits a batch could wait until the shop gives up. Within the grace, which trips a scarce
+driver serves is decided by the orders they carry and the arc costs alone.
 """
 
 from __future__ import annotations
@@ -59,8 +61,9 @@ def unassigned_costs(trips: TripArrays, *, now: float, config: EngineConfig) -> 
     """The cost of leaving each trip without a driver this round (see the module docstring)."""
     weight = trips.n_orders.astype(np.float64)
     if config.waiting_scale_s > 0:
-        waited = np.maximum(now - trips.order_ready, 0.0)  # padding: inf ready, 0 waited
-        weight = weight + waited.sum(axis=1) / config.waiting_scale_s
+        # padding has ready_at = inf: it never waits
+        overdue = np.maximum(now - trips.order_ready - config.waiting_grace_s, 0.0)
+        weight = weight + overdue.sum(axis=1) / config.waiting_scale_s
     return config.unassigned_penalty_s * weight
 
 

@@ -157,9 +157,11 @@ class EngineConfig:
     fairness_weight_s: float = 15.0
     fairness_hours_cap: float = 40.0
     block_bonus_s: float = 30.0  # subtracted for drivers on a scheduled block
-    # leaving a trip without a driver: per order, times 1 + the order's wait / waiting_scale_s
+    # leaving a trip without a driver: per order, times 1 + (its wait - waiting_grace_s) /
+    # waiting_scale_s once it has waited longer than the grace (waiting_scale_s 0: never)
     unassigned_penalty_s: float = 1_000_000.0
-    waiting_scale_s: float = 900.0  # 0: every order weighs the same however long it waited
+    waiting_grace_s: float = 900.0
+    waiting_scale_s: float = 900.0
     greedy_arcs: bool = True  # add the greedy FIFO solution's arcs to the candidate graph
     # tight markets (at least refine_min_load trips per driver): each driver also gets arcs to
     # reverse_per_store trips of each of its reverse_stores_k nearest stores, then column

@@ -16,6 +16,7 @@ from dispatch.services import sql
 from drivers import selectors as driver_selectors
 from spark.lib import clock
 from spark.lib import redis as redis_lib
+from spark.lib import sql as lib_sql
 from spark.lib.db import one_or_none
 from spark.lib.errors import ApplicationError, Unprocessable
 from spark.lib.geo import is_valid_coordinate
@@ -107,7 +108,9 @@ def driver_location_update(*, driver_id: int, market_id: int, lat: float, lng: f
         row = DriverAvailability(driver_id=driver_id, market_id=market_id)
         _set_position(row, lat, lng, now)
         fields = {"lat": lat, "lng": lng, "location_at": now, "h3_cell": row.h3_cell}
-        sql.update(DriverAvailability, [driver_id], fields | {"updated_at": now}, key="driver_id")
+        lib_sql.update(
+            DriverAvailability, [driver_id], fields | {"updated_at": now}, key="driver_id"
+        )
         _couriers_follow([row])
     return Position(lat, lng, now)
 

@@ -17,6 +17,7 @@ from dispatch.selectors import rate_card_for
 from dispatch.services import pricing, sql, trips
 from dispatch.services.events import dispatch_event
 from spark.lib import clock
+from spark.lib import sql as lib_sql
 from spark.lib.actors import Actor
 from spark.lib.db import one_or_none
 from spark.lib.errors import Conflict, NotFound
@@ -40,7 +41,7 @@ class DriverBusy(Conflict):
 def _offer_events(offers: list[tuple[int, int]], *, to: str, actor: Actor, note: str = "") -> None:
     """The audit rows of open offers that became `to`: (offer id, trip id) each."""
     now = clock.now()
-    sql.insert(
+    lib_sql.insert(
         DispatchEvent,
         [
             dispatch_event(
@@ -174,18 +175,19 @@ class _AcceptSql:
     def win_offer(cls, offer_public_id: object, driver_id: int, now: object) -> Offer | None:
         """The offer, accepted, if it was still open and unexpired."""
         at = cls._prep(Offer, "responded_at", now)
-        sql = f"""
+        rows = lib_sql.Rows.of(Offer)  # its columns by name, read back through their converters
+        query = f"""
             UPDATE {Offer._meta.db_table}
             SET status = %s, responded_at = %s, updated_at = %s
             WHERE public_id = %s AND driver_id = %s AND status = %s AND expires_at > %s
-            RETURNING *
+            RETURNING {rows.columns()}
         """  # noqa: S608 (table names from the models, values as parameters)
         params = [
             *(Offer.Status.ACCEPTED, at, at),
             *(cls._prep(Offer, "public_id", offer_public_id), driver_id, Offer.Status.OPEN, at),
         ]
-        rows = list(Offer.objects.raw(sql, params))  # raw() applies the fields' converters
-        return rows[0] if rows else None
+        found = lib_sql.fetch(query, params)
+        return rows.instance(found[0]) if found else None
 
     @classmethod
     def events(cls, *, offer_id: int, trip_id: int, actor: Actor, now: object) -> None:
@@ -237,7 +239,7 @@ def offer_decline(
     trip = sql.lock_trip(declined[0][1])
     if trip is not None:
         _release_if_unanswered(trip, actor=actor, note="declined")
-    return Offer.objects.get(id=declined[0][0])
+    return sql.offer_get(declined[0][0])
 
 
 def _release_if_unanswered(trip: Trip, *, actor: Actor, note: str) -> None:
@@ -246,7 +248,11 @@ def _release_if_unanswered(trip: Trip, *, actor: Actor, note: str) -> None:
     The caller holds the trip's lock."""
     if trip.status != Trip.Status.OFFERED:
         return
-    if Offer.objects.filter(trip=trip, status=Offer.Status.OPEN).exists():
+    still_open = lib_sql.fetch(
+        f"SELECT 1 FROM {Offer._meta.db_table} WHERE trip_id = %s AND status = %s",  # noqa: S608
+        [trip.id, Offer.Status.OPEN],
+    )
+    if still_open:
         return  # a broadcast: others may still take it
     card = rate_card_for(market_id=trip.market_id, at=clock.now())
     trips.trip_return_to_pool(
@@ -272,7 +278,7 @@ def offers_expire_due(*, market_id: int | None = None) -> int:
     params = [Offer.Status.OPEN, _AcceptSql._prep(Offer, "expires_at", now)]
     if market_id is not None:
         query, params = query + " AND t.market_id = %s", [*params, market_id]
-    trip_ids = [i for (i,) in sql.fetch(query + " ORDER BY o.trip_id LIMIT 2000", params)]
+    trip_ids = [i for (i,) in lib_sql.fetch(query + " ORDER BY o.trip_id LIMIT 2000", params)]
     actor = Actor.system("dispatch")
     expired = 0
     for trip_id in trip_ids:

@@ -29,6 +29,7 @@ from dispatch.services.events import dispatch_event
 from drivers import selectors as driver_selectors
 from orders import selectors as order_selectors
 from spark.lib import clock
+from spark.lib import sql as lib_sql
 from spark.lib.actors import Actor
 from spark.lib.db import try_advisory_xact_lock
 from spark.lib.geo import GreatCircleEta, Point
@@ -55,6 +56,7 @@ class RoundState:
     config: engine.EngineConfig
     orders: dict[int, order_selectors.DispatchOrder] = field(default_factory=dict)
     new_orders: list[engine.OrderIn] = field(default_factory=list)
+    upcoming: list[engine.OrderIn] = field(default_factory=list)  # not ready yet: never offered
     pooled: dict[str, PooledTrip] = field(default_factory=dict)  # engine key -> trip
     pooled_in: list[engine.TripIn] = field(default_factory=list)
     broadcast: list[PooledTrip] = field(default_factory=list)
@@ -103,6 +105,13 @@ def _read_orders(state: RoundState, market_id: int, eta: GreatCircleEta) -> None
         state.orders[order.id] = order
         if order.id not in in_trips:
             state.new_orders.append(_order_in(order, state.card, eta))
+    # Orders still being packed that will be ready soon: the engine may hold a ready order
+    # back for a round or two to send it with one of them (engine.batching.orders_to_hold).
+    until = state.now + timedelta(seconds=state.config.hold_horizon_s)
+    state.upcoming = [
+        _order_in(order, state.card, eta)
+        for order in order_selectors.order_list_upcoming(market_id=market_id, until=until)
+    ]
     pooled = sql.pooled_trips(market_id=market_id)
     missing = [i for t in pooled for i in t[4] if i not in state.orders]
     for order in order_selectors.order_list_for_dispatch(ids=missing):
@@ -174,8 +183,8 @@ def _trips_for(
         )
         for p in new_plans
     ]
-    sql.insert(Trip, created, ids=True)
-    sql.insert(
+    lib_sql.insert(Trip, created, ids=True)
+    lib_sql.insert(
         TripStop,
         [
             TripStop(
@@ -340,7 +349,7 @@ def _may_carry(driver: engine.DriverIn, plan: engine.TripPlan) -> bool:
 def _commit_offers(made: list[Offer], state: RoundState) -> None:
     if not made:
         return
-    sql.insert(Offer, made, ids=True)
+    lib_sql.insert(Offer, made, ids=True)
     trip_ids = sorted({o.trip_id for o in made})
     broadcast_ids = {o.trip_id for o in made if o.is_broadcast}
     locked = sql.lock_trips(trip_ids)
@@ -351,7 +360,7 @@ def _commit_offers(made: list[Offer], state: RoundState) -> None:
             actor=ACTOR,
             fields={"is_broadcast": is_broadcast},
         )
-    sql.insert(
+    lib_sql.insert(
         DispatchEvent,
         [
             dispatch_event(
@@ -420,6 +429,7 @@ def _round(market_id: int, policy: str, batching: bool) -> DispatchRound:
         batching=batching,
         now=now.timestamp(),
         trips=state.pooled_in,
+        upcoming=state.upcoming,
     )
     made = _write_offers(result, state, market_id, round_row)
     taken = {o.driver_id for o in made}
@@ -433,5 +443,5 @@ def _round(market_id: int, policy: str, batching: bool) -> DispatchRound:
     round_row.candidate_arcs = result.stats.candidate_arcs
     round_row.solve_ms = round(result.stats.total_ms, 2)
     round_row.total_ms = round((time.perf_counter() - started) * 1000, 2)
-    sql.update(DispatchRound, [round_row.id], {f: getattr(round_row, f) for f in _ROUND_FIELDS})
+    lib_sql.update(DispatchRound, [round_row.id], {f: getattr(round_row, f) for f in _ROUND_FIELDS})
     return round_row

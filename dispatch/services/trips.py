@@ -18,6 +18,7 @@ from drivers import selectors as driver_selectors
 from orders import selectors as order_selectors
 from orders import services as order_services
 from spark.lib import clock
+from spark.lib import sql as lib_sql
 from spark.lib.actors import Actor
 from spark.lib.errors import ApplicationError, InvalidTransition, NotFound, Unprocessable
 from spark.lib.geo import Point
@@ -106,8 +107,13 @@ def trips_transition(
         )
         for name, value in update.items():
             setattr(trip, name, value)
-    sql.update(Trip, [t.id for t in trips], update)
-    sql.insert(DispatchEvent, events)
+    # The move and its events in one round trip on PostgreSQL (lib_sql.run).
+    lib_sql.run(
+        [
+            lib_sql.update_statement(Trip, [t.id for t in trips], update),
+            *lib_sql.insert_statements(DispatchEvent, events),
+        ]
+    )
 
 
 def active_stops(trip: Trip) -> list[TripStop]:
@@ -124,6 +130,7 @@ def courier_for(
     stops: list[TripStop],
     location: Point | None = None,
     pickup_km: float | None = None,
+    speed_kmh: float | None = None,
     introduce: bool = False,
 ) -> order_services.Courier:
     """What the store and the customer see of the trip's driver: first name, car, ETAs.
@@ -138,8 +145,9 @@ def courier_for(
     now = clock.now()
     pickup_eta = trip.arrived_at_store_at
     if pickup_eta is None and pickup_km is not None:
-        speed = order_selectors.market_average_speed_kmh(market_id=trip.market_id)
-        pickup_eta = now + timedelta(hours=pickup_km / max(speed, 1.0))
+        if speed_kmh is None:
+            speed_kmh = order_selectors.market_average_speed_kmh(market_id=trip.market_id)
+        pickup_eta = now + timedelta(hours=pickup_km / max(speed_kmh, 1.0))
     return order_services.Courier(
         name=name,
         vehicle=vehicle,
@@ -157,6 +165,7 @@ def _tell_orders(
     location: Point | None,
     stops: list[TripStop] | None = None,
     pickup_km: float | None = None,
+    speed_kmh: float | None = None,
     introduce: bool = False,
 ) -> None:
     """Keep the orders' courier snapshot current (board, tracking page)."""
@@ -164,7 +173,12 @@ def _tell_orders(
     if not stops:
         return
     courier = courier_for(
-        trip, stops=stops, location=location, pickup_km=pickup_km, introduce=introduce
+        trip,
+        stops=stops,
+        location=location,
+        pickup_km=pickup_km,
+        speed_kmh=speed_kmh,
+        introduce=introduce,
     )
     order_services.order_courier_update(order_ids=[s.order_id for s in stops], courier=courier)
 
@@ -196,46 +210,66 @@ def _sync_assigned(trip: Trip) -> None:
 
     if trip.status not in Trip.WITH_DRIVER:
         return
-    offers.offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
-    # Every later step of the trip comes here first: one light query says whether any order
-    # still waits to be moved (only right after the accept).
-    offered = [oid for (oid,) in _offered_stops("s.order_id", trip_id=trip.id)]
+    # Every later step of the trip comes here first: one light query says whether anything is
+    # left to do (only right after the accept): offers still open, orders still offered.
+    offered, open_offers = _sync_work(trip.id)
+    if open_offers:
+        offers.offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
     if not offered:
         return
-    accepted = sql.fetch(
-        f"SELECT pickup_km FROM {Offer._meta.db_table} WHERE trip_id = %s AND status = %s",  # noqa: S608
+    market_table = Trip._meta.get_field("market").related_model._meta.db_table
+    accepted = lib_sql.fetch(
+        f"SELECT o.pickup_km, m.average_speed_kmh FROM {Offer._meta.db_table} o"  # noqa: S608
+        f" INNER JOIN {Trip._meta.db_table} t ON t.id = o.trip_id"
+        f" INNER JOIN {market_table} m ON m.id = t.market_id"
+        " WHERE o.trip_id = %s AND o.status = %s",
         [trip.id, Offer.Status.ACCEPTED],
     )
-    pickup_km = accepted[0][0] if accepted else None
+    pickup_km, speed_kmh = accepted[0] if accepted else (None, None)
     actor = Actor(label=f"driver:{trip.driver_id}")
     _move_orders(offered, to=ORDER["assigned"], actor=actor, note="trip accepted")
-    _tell_orders(trip, location=None, pickup_km=pickup_km, introduce=True)
+    _tell_orders(trip, location=None, pickup_km=pickup_km, speed_kmh=speed_kmh, introduce=True)
 
 
-def _offered_stops(select: str, *, trip_id: int | None = None) -> list[tuple]:
-    """Active pending stops whose order is still offered, on trips a driver has taken: the
-    orders an accept has not moved yet (the sync's work). Plain SQL, as the ORM's
-    order__status lookup would join the orders' table."""
+def _sync_work(trip_id: int) -> tuple[list[int], bool]:
+    """(orders of the trip's pending stops still offered, whether any offer is still open)."""
+    from dispatch.models import Offer
+
+    order_table = TripStop._meta.get_field("order").related_model._meta.db_table
+    rows = lib_sql.fetch(
+        f"SELECT %s, s.order_id FROM {TripStop._meta.db_table} s"  # noqa: S608
+        f" INNER JOIN {order_table} o ON o.id = s.order_id"
+        " WHERE s.trip_id = %s AND s.is_active = %s AND s.status = %s AND o.status = %s"
+        f" UNION ALL SELECT %s, id FROM {Offer._meta.db_table} WHERE trip_id = %s AND status = %s",
+        [
+            *("order", trip_id, True, TripStop.Status.PENDING, ORDER["offered"]),
+            *("offer", trip_id, Offer.Status.OPEN),
+        ],
+    )
+    return [i for kind, i in rows if kind == "order"], any(kind == "offer" for kind, _ in rows)
+
+
+def _trips_to_sync(*, trip_id: int | None = None) -> list[tuple]:
+    """Trips a driver has taken with an active pending stop whose order is still offered: the
+    sync's work. Plain SQL, as the ORM's order__status lookup would join the orders' table."""
     live = sorted(Trip.WITH_DRIVER)
     order_table = TripStop._meta.get_field("order").related_model._meta.db_table
     query = (
-        f"SELECT {select} FROM {TripStop._meta.db_table} s"  # noqa: S608
+        f"SELECT DISTINCT s.trip_id FROM {TripStop._meta.db_table} s"  # noqa: S608
         f" INNER JOIN {Trip._meta.db_table} t ON t.id = s.trip_id"
         f" INNER JOIN {order_table} o ON o.id = s.order_id"
         f" WHERE s.is_active = %s AND s.status = %s AND o.status = %s"
-        f" AND t.status IN ({sql.marks(len(live))})"
+        f" AND t.status IN ({lib_sql.marks(len(live))})"
     )
     params: list[object] = [True, TripStop.Status.PENDING, ORDER["offered"], *live]
     if trip_id is not None:
         query, params = query + " AND s.trip_id = %s", [*params, trip_id]
-    if select.startswith("DISTINCT"):
-        query += " ORDER BY s.trip_id LIMIT 500"
-    return sql.fetch(query, params)
+    return lib_sql.fetch(query + " ORDER BY s.trip_id LIMIT 500", params)
 
 
 def trips_sync_assigned(*, trip_id: int | None = None) -> int:
     """The backstop sweep (and the on-commit task) for _sync_assigned; returns trips synced."""
-    due = _offered_stops("DISTINCT s.trip_id", trip_id=trip_id)
+    due = _trips_to_sync(trip_id=trip_id)
     synced = 0
     for (tid,) in due:
         with transaction.atomic():
@@ -407,7 +441,7 @@ def trip_stop_deliver(
     fields |= {"pod_lat": location.lat, "pod_lng": location.lng}
     for name, value in fields.items():
         setattr(stop, name, value)
-    sql.update(TripStop, [stop.id], fields)
+    lib_sql.update(TripStop, [stop.id], fields)
     _complete_if_done(trip, actor=actor, location=location)
     return stop
 
@@ -555,7 +589,7 @@ def trips_drop_cancelled_orders(*, market_id: int) -> int:
     stops = sql.lock_stops_of_cancelled_orders(market_id=market_id, cancelled=ORDER["cancelled"])
     actor = Actor.system("dispatch")
     removed = {"is_active": False, "status": TripStop.Status.REMOVED}
-    sql.update(TripStop, [stop_id for stop_id, _ in stops], removed)
+    lib_sql.update(TripStop, [stop_id for stop_id, _ in stops], removed)
     for trip_id in {trip_id for _, trip_id in stops}:
         trip = _lock_trip(trip_id)
         if not active_stops(trip):

@@ -3,8 +3,9 @@
 import hashlib
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -13,6 +14,7 @@ from orders.models import Merchant, Order, OrderEvent, Quote
 from orders.representations import event_fields_to_dict, order_body, order_stub, order_to_dict
 from orders.services import quotes, sql, webhooks
 from spark.lib import clock
+from spark.lib import sql as lib_sql
 from spark.lib.actors import Actor
 from spark.lib.db import one_or_none
 from spark.lib.errors import (
@@ -182,9 +184,15 @@ def _order_insert(
         status_changed_at=now,
         **fields,
     )
-    sql.insert(Order, [order], ids=True)
-    event = _event_write(order, from_status="", to_status=order.status, actor=actor, at=now)
-    body = _emit(order, "order.created", events=[event])
+    lib_sql.insert(Order, [order], ids=True)
+    event = _event(order, from_status="", to_status=order.status, actor=actor, at=now)
+    body = order_to_dict(order, events=[event])
+    webhooks.webhook_events_emit(
+        [webhooks.OutboxEvent(order.merchant_id, order, "order.created", {"order": body})],
+        with_writes=lib_sql.insert_statements(
+            OrderEvent, [event]
+        ),  # one round trip with the outbox
+    )
     return OrderCreated(order, True, body)
 
 
@@ -215,44 +223,69 @@ def _event(
 
 def _event_write(order: Order, **fields: Any) -> OrderEvent:
     event = _event(order, **fields)
-    sql.insert(OrderEvent, [event])
+    lib_sql.insert(OrderEvent, [event])
     return event
 
 
-def _emit(order: Order, type: str, events: list[OrderEvent] | None = None) -> dict[str, Any]:
-    body = order_to_dict(order, events=events)
-    webhooks.webhook_events_emit(
-        [webhooks.OutboxEvent(order.merchant_id, order, type, {"order": body})]
-    )
-    return body
-
-
-def _emit_many(orders: list[Order], type: str) -> None:
+def _emit_many(
+    orders: list[Order],
+    type: str,
+    *,
+    new_events: Sequence[OrderEvent] = (),
+    writes: Sequence[lib_sql.Statement] = (),
+) -> None:
     """The outbox rows of orders that moved, from `sql.lock_orders` (which brings each store's
     public id along, and whether the merchant has an active endpoint).
 
     An event goes to a shop with the whole order and its events. A shop without an active
     endpoint gets no delivery, so its event keeps only who and what (the order's ids and
     status): building and storing the whole body would cost more than the move itself.
+
+    `new_events` and `writes` are the move's own, not yet written: the bodies show the events
+    read now plus the new ones (as a read after the writes would), and the writes go out with
+    the outbox rows.
     """
     hooked = [order.id for order in orders if getattr(order, "has_webhooks", True)]
-    events = sql.event_rows(hooked)
+    history = sql.event_rows(hooked)
+    for event in new_events:
+        if event.order_id in history:
+            _append_in_order(history[event.order_id], _event_fields(event))
     outbox = []
     for order in orders:
         store_id = getattr(order, "store_public_id", None)
-        if order.id in events:
-            body = order_body(
-                order,
-                events=[event_fields_to_dict(**row) for row in events[order.id]],
-                store_public_id=store_id,
-            )
+        if order.id in history:
+            rows = history[order.id]
+            events = [event_fields_to_dict(**row) for row in rows]
+            body = order_body(order, events=events, store_public_id=store_id)
         else:
             body = order_stub(order, store_public_id=store_id)
-        deliver = order.id in events
+        deliver = order.id in history
         outbox.append(
             webhooks.OutboxEvent(order.merchant_id, order, type, {"order": body}, deliver)
         )
-    webhooks.webhook_events_emit(outbox)
+    webhooks.webhook_events_emit(outbox, with_writes=writes)
+
+
+def _event_fields(event: OrderEvent) -> dict[str, Any]:
+    """A new event as sql.event_rows reads events back (its time in UTC, as stored)."""
+    return {
+        "kind": event.kind,
+        "from_status": event.from_status,
+        "to_status": event.to_status,
+        "at": event.at.astimezone(UTC),
+        "note": event.note,
+        "lat": event.lat,
+        "lng": event.lng,
+    }
+
+
+def _append_in_order(rows: list[dict[str, Any]], new: dict[str, Any]) -> None:
+    """Events are ordered by (at, id): a new one (the highest id) goes after every event that
+    is not later than it."""
+    i = len(rows)
+    while i and rows[i - 1]["at"] > new["at"]:
+        i -= 1
+    rows.insert(i, new)
 
 
 def _lock(order_id: int) -> Order:
@@ -266,7 +299,7 @@ def _lock_for_merchant(merchant: Merchant, public_id: object) -> Order:
     """The merchant's order by its public id, locked (another merchant's order is not found)."""
     orders = sql.lock_orders(
         "o.merchant_id = %s AND o.public_id = %s",
-        [merchant.id, sql.prep(Order, "public_id", public_id)],
+        [merchant.id, lib_sql.prep(Order, "public_id", public_id)],
     )
     if not orders:
         raise NotFound("No such order.")
@@ -296,27 +329,30 @@ def _orders_transition(
     update: dict[str, Any] = {"status": to, "status_changed_at": now, "updated_at": now}
     if to == Order.Status.CANCELLED:
         update["cancel_reason"] = note[:300]
-    sql.update_orders(from_status, update)
+    events = [
+        _event(
+            order,
+            from_status=from_status[order.id],
+            to_status=to,
+            actor=actor,
+            at=now,
+            note=note,
+            location=location,
+        )
+        for order in orders
+    ]
     for order in orders:
         for field, value in update.items():
             setattr(order, field, value)
-    sql.insert(
-        OrderEvent,
-        [
-            _event(
-                order,
-                from_status=from_status[order.id],
-                to_status=to,
-                actor=actor,
-                at=now,
-                note=note,
-                location=location,
-            )
-            for order in orders
-        ],
-    )
-    if not _is_dispatch_churn(from_status.values(), to):
-        _emit_many(orders, f"order.{to}")
+    # The move's own writes, sent together with its outbox rows (one round trip on PostgreSQL).
+    writes = [
+        lib_sql.update_statement(Order, from_status, update),
+        *lib_sql.insert_statements(OrderEvent, events),
+    ]
+    if _is_dispatch_churn(from_status.values(), to):
+        lib_sql.run(writes)
+    else:
+        _emit_many(orders, f"order.{to}", new_events=events, writes=writes)
 
 
 # Offered and back to ready repeat every minute while no driver takes a trip: dispatch's own
@@ -402,7 +438,10 @@ def _transition_many(
     expected_from: frozenset[str] | None,
 ) -> list[Order]:
     ids = sorted(set(order_ids))
-    orders = sql.lock_orders(f"o.id IN ({', '.join(['%s'] * len(ids))})", list(ids))
+    if to == Order.Status.OFFERED:  # only from ready: dispatch's churn, no webhook to build
+        orders = sql.lock_orders_light(ids)
+    else:
+        orders = sql.lock_orders(f"o.id IN ({', '.join(['%s'] * len(ids))})", list(ids))
     if len(orders) != len(ids):
         raise NotFound("No such order.")
     for order in orders:

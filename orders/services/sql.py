@@ -4,197 +4,19 @@ Every order moves about ten times between created and delivered, and each move l
 updates it, appends its event, rereads its events for the webhook and writes the outbox row. The
 ORM spends several times longer composing those statements, and instantiating 40-column rows,
 than the database spends running them (a simulated city day: ~85 % of the CPU). These are the
-same statements, written once: plain SQL that PostgreSQL and SQLite both run, every value
-prepared by its model field for the backend at hand (as `Offer` accept does, P7), and every
-column read back through the field's converters, as the ORM would (`Rows`).
-
-dispatch/services/sql.py holds the same helpers for the trip steps (apps do not share internals).
+same statements, written once with the helpers of spark.lib.sql (values prepared by their model
+fields, columns read back through the fields' converters, as the ORM would).
 """
 
 import uuid
-import weakref
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, connections
-from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import (
-    AutoField,
-    BooleanField,
-    CharField,
-    Field,
-    FileField,
-    FloatField,
-    ForeignKey,
-    IntegerField,
-    Model,
-    TextField,
-)
+from django.db import connection
 
 from orders.models import Market, Merchant, Order, OrderEvent, Store, WebhookEndpoint
-
-
-def marks(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
-def prep(model: type[Model], name: str, value: object) -> object:
-    """A value as the model field sends it to this database (UUIDs, datetimes, JSON, ...)."""
-    return model._meta.get_field(name).get_db_prep_save(value, connection)
-
-
-def _plain_types(field: Field) -> tuple[type, ...]:
-    """Python types the field sends to the database unchanged (prepping them is a no-op)."""
-    if isinstance(field, ForeignKey):
-        field = field.target_field
-    if isinstance(field, BooleanField):
-        return (bool,)
-    if isinstance(field, CharField | TextField):
-        return (str,)
-    if isinstance(field, IntegerField | AutoField):
-        return (int,)
-    if isinstance(field, FloatField):
-        return (float,)
-    return ()
-
-
-class Rows:
-    """A model's columns in SQL, and values to and from them, as the ORM converts them.
-
-    What the ORM works out on every query (the column list, each field's converters) is worked
-    out once per model and database connection; a row is then a few calls. Values of plain
-    types (str, int, float, bool, None) go to the database as they are, as the fields would
-    send them; the others (datetimes, UUIDs, JSON, ...) through the field.
-    """
-
-    _cache: "weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[type[Model], Rows]]" = (
-        weakref.WeakKeyDictionary()
-    )
-
-    def __init__(self, model: type[Model], wrapper: BaseDatabaseWrapper) -> None:
-        self.model = model
-        self.fields = model._meta.concrete_fields
-        self.wrapper = weakref.ref(wrapper)
-        self.alias = wrapper.alias
-        quote = wrapper.ops.quote_name
-        self.names = [quote(f.column) for f in self.fields]
-        self.converters = []
-        for i, field in enumerate(self.fields):
-            col = field.get_col(model._meta.db_table)
-            found = wrapper.ops.get_db_converters(col) + col.get_db_converters(wrapper)
-            if found:
-                self.converters.append((i, found, col))
-        # INSERT: every column but the id; auto_now fields and files fill themselves in.
-        self.insert_fields = [f for f in self.fields if not f.primary_key]
-        self.insert_head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608
-            model._meta.db_table, ", ".join(quote(f.column) for f in self.insert_fields)
-        )
-        self.insert_row = f"({marks(len(self.insert_fields))})"
-        self.getters = [
-            (None, f)
-            if getattr(f, "auto_now", False)
-            or getattr(f, "auto_now_add", False)
-            or isinstance(f, FileField)
-            else (f.attname, f)
-            for f in self.insert_fields
-        ]
-        self.plain = {f.name: _plain_types(f) for f in self.fields}
-        self.plain |= {f.attname: self.plain[f.name] for f in self.fields}
-
-    @classmethod
-    def of(cls, model: type[Model]) -> "Rows":
-        wrapper = connections[connection.alias]
-        by_model = cls._cache.setdefault(wrapper, {})
-        if model not in by_model:
-            by_model[model] = cls(model, wrapper)
-        return by_model[model]
-
-    def columns(self, alias: str) -> str:
-        """`alias.col1, alias.col2, ...`: every column, in the model's order."""
-        return ", ".join(f"{alias}.{name}" for name in self.names)
-
-    def instance(self, row: Sequence[Any], start: int = 0) -> Model:
-        """The model instance of len(fields) values of a row, from `start`."""
-        values = list(row[start : start + len(self.fields)])
-        wrapper = self.wrapper()
-        for i, found, col in self.converters:
-            value = values[i]
-            if value is not None or len(found) > 1:
-                for convert in found:
-                    value = convert(value, col, wrapper)
-                values[i] = value
-        return self.model.from_db(self.alias, None, values)
-
-    def to_db(self, field: Field, value: Any) -> Any:
-        """The value as the field would send it to the database."""
-        plain = self.plain[field.name]
-        if (
-            value is None
-            or (plain and type(value) in plain)
-            or (
-                plain == (str,) and isinstance(value, str)  # text choices
-            )
-        ):
-            return value
-        return field.get_db_prep_save(value, self.wrapper())
-
-    def insert_params(self, obj: Model) -> list[Any]:
-        return [
-            self.to_db(f, getattr(obj, attname) if attname else f.pre_save(obj, True))
-            for attname, f in self.getters
-        ]
-
-
-def fetch(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
-def insert(model: type[Model], objs: Sequence[Model], *, ids: bool = False) -> None:
-    """Multi-row INSERTs of new rows (bulk_create, written out). With `ids` each object gets
-    its id back (RETURNING, in the order of the rows, as bulk_create relies on too); without,
-    nothing is read back (audit and outbox rows: nothing refers to them in the transaction)."""
-    if not objs:
-        return
-    rows = Rows.of(model)
-    # SQLite caps the parameters of a statement.
-    size = max(1, connection.ops.bulk_batch_size(rows.insert_fields, objs))
-    with connection.cursor() as cursor:
-        for start in range(0, len(objs), size):
-            batch = objs[start : start + size]
-            params = [value for obj in batch for value in rows.insert_params(obj)]
-            sql = rows.insert_head + ", ".join([rows.insert_row] * len(batch))
-            cursor.execute(sql + " RETURNING id" if ids else sql, params)
-            if ids:
-                for obj, (pk,) in zip(batch, cursor.fetchall(), strict=True):
-                    obj.pk = pk
-                    obj._state.adding, obj._state.db = False, rows.alias
-
-
-def update(
-    model: type[Model], ids: Iterable[int], values: dict[str, Any], *, key: str = "id"
-) -> int:
-    """UPDATE <model> SET <values> WHERE <key> IN <ids> (QuerySet.update(), written out):
-    the number of rows."""
-    ids = list(ids)
-    if not ids or not values:
-        return 0
-    rows = Rows.of(model)
-    fields = [model._meta.get_field(name) for name in values]
-    quote = connection.ops.quote_name
-    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
-    params = [
-        rows.to_db(f, v.pk if isinstance(v, Model) else v)
-        for f, v in zip(fields, values.values(), strict=True)
-    ]
-    column = quote(model._meta.get_field(key).column)
-    table = model._meta.db_table
-    sql = f"UPDATE {table} SET {sets} WHERE {column} IN ({marks(len(ids))})"  # noqa: S608
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *ids])
-        return cursor.rowcount
+from spark.lib.sql import Rows, fetch, marks, prep, update
 
 
 def lock_orders(where: str, params: list[object]) -> list[Order]:
@@ -219,6 +41,32 @@ def lock_orders(where: str, params: list[object]) -> list[Order]:
         order.store_public_id = str(uuid.UUID(str(row[-2])))
         order.has_webhooks = bool(row[-1])
         orders.append(order)
+    return orders
+
+
+# What a move reads of an order when it builds no webhook body: dispatch's churn (ready to
+# offered), a round's hundreds of orders at a time.
+LIGHT_FIELDS = ("id", "public_id", "merchant_id", "store_id", "status")
+
+
+def lock_orders_light(ids: list[int]) -> list[Order]:
+    """Orders by id, locked, in id order, with only LIGHT_FIELDS loaded (the others deferred,
+    as QuerySet.only() would leave them)."""
+    fields = [f for f in Order._meta.concrete_fields if f.attname in LIGHT_FIELDS]
+    lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
+    quote = connection.ops.quote_name
+    sql = (
+        f"SELECT {', '.join('o.' + quote(f.column) for f in fields)}"  # noqa: S608
+        f" FROM {Order._meta.db_table} o WHERE o.id IN ({marks(len(ids))}) ORDER BY o.id{lock}"
+    )
+    public_id = Order._meta.get_field("public_id")
+    at = fields.index(public_id)
+    names = [f.attname for f in fields]
+    orders = []
+    for row in fetch(sql, ids):
+        values = list(row)
+        values[at] = public_id.to_python(values[at])  # its hex on SQLite, a UUID on PostgreSQL
+        orders.append(Order.from_db(connection.alias, names, values))
     return orders
 
 

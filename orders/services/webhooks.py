@@ -16,6 +16,7 @@ import secrets
 import socket
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -23,7 +24,7 @@ from urllib.parse import urlsplit
 
 import requests
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 
 from orders import tasks
@@ -35,8 +36,8 @@ from orders.models import (
     WebhookEndpoint,
     WebhookEvent,
 )
-from orders.services import sql
 from spark.lib import clock, signing
+from spark.lib import sql as lib_sql
 from spark.lib.db import one_or_none
 from spark.lib.errors import NotFound, Unprocessable
 
@@ -140,14 +141,18 @@ class OutboxEvent:
     deliver: bool = True
 
 
-def webhook_events_emit(events: list[OutboxEvent]) -> None:
+def webhook_events_emit(
+    events: list[OutboxEvent], *, with_writes: Sequence[lib_sql.Statement] = ()
+) -> None:
     """Write events and their deliveries. Call inside the transaction of the change itself.
 
     Set-based: one insert for the events and one INSERT ... SELECT for the deliveries to every
     active endpoint of each event's merchant, however many events there are (the events are
-    found again by their public ids, so their own ids are never read back).
+    found again by their public ids, so their own ids are never read back). `with_writes`
+    are the change's own statements: they go first, in the same round trip (lib_sql.run).
     """
     if not events:
+        lib_sql.run(with_writes)
         return
     now = clock.now()
     rows = []
@@ -164,27 +169,28 @@ def webhook_events_emit(events: list[OutboxEvent]) -> None:
                 created_at=now,
             )
         )
-    sql.insert(WebhookEvent, rows)
+    statements = [*with_writes, *lib_sql.insert_statements(WebhookEvent, rows)]
     ids = [row.public_id for row, e in zip(rows, events, strict=True) if e.deliver]
-    if not ids:
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"""
-            INSERT INTO {WebhookDelivery._meta.db_table}
-                (event_id, endpoint_id, order_id, status, attempts, next_attempt_at, created_at,
-                 last_error)
-            SELECT e.id, ep.id, e.order_id, %s, 0, %s, %s, ''
-            FROM {WebhookEvent._meta.db_table} e
-            JOIN {WebhookEndpoint._meta.db_table} ep
-              ON ep.merchant_id = e.merchant_id AND ep.is_active
-            WHERE e.public_id IN ({", ".join(["%s"] * len(ids))})
-            ORDER BY e.id, ep.id
-            """,  # noqa: S608 (table names from the models, values as parameters)
-            [WebhookDelivery.Status.PENDING, now, now, *ids],
+    if ids:
+        statements.append(
+            (
+                f"""
+                INSERT INTO {WebhookDelivery._meta.db_table}
+                    (event_id, endpoint_id, order_id, status, attempts, next_attempt_at,
+                     created_at, last_error)
+                SELECT e.id, ep.id, e.order_id, %s, 0, %s, %s, ''
+                FROM {WebhookEvent._meta.db_table} e
+                JOIN {WebhookEndpoint._meta.db_table} ep
+                  ON ep.merchant_id = e.merchant_id AND ep.is_active
+                WHERE e.public_id IN ({", ".join(["%s"] * len(ids))})
+                ORDER BY e.id, ep.id
+                """,  # noqa: S608 (table names from the models, values as parameters)
+                [WebhookDelivery.Status.PENDING, now, now, *ids],
+            )
         )
-        if cursor.rowcount:
-            transaction.on_commit(_kick_relay)
+    # The last statement's rowcount: the deliveries (when any event may have some).
+    if lib_sql.run(statements) and ids:
+        transaction.on_commit(_kick_relay)
 
 
 RELAY_KICK_INTERVAL_SECONDS = 1.0

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter, defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -353,14 +353,15 @@ class Simulation(TripSteps):
 def _in_process() -> Iterator[None]:
     """Tasks run in place (the on-commit kicks too); payouts go to the sandbox provider.
 
-    On PostgreSQL the run's session does not wait for each commit's WAL flush (a simulated
-    day needs no durability against a crash; every commit is still atomic and in order).
+    The run's session does not wait for each commit to reach the disk (a simulated day needs no
+    durability against a crash; every commit is still atomic and in order): on PostgreSQL no
+    wait for the WAL flush, on SQLite no fsync when the WAL is checkpointed.
     """
     from spark.celery import app
 
     eager = app.conf.task_always_eager
     app.conf.task_always_eager = True
-    _session("SET synchronous_commit TO OFF")
+    restore = _durability_off()
     try:
         with override_settings(
             CELERY_TASK_ALWAYS_EAGER=True,
@@ -370,10 +371,24 @@ def _in_process() -> Iterator[None]:
             yield
     finally:
         app.conf.task_always_eager = eager
-        _session("RESET synchronous_commit")
+        restore()
+
+
+def _durability_off() -> Callable[[], None]:
+    """Relax the session's commit durability; returns what puts it back."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            cursor.execute("SET synchronous_commit TO OFF")
+            return lambda: _session("RESET synchronous_commit")
+        if connection.vendor == "sqlite" and not connection.in_atomic_block:
+            # (SQLite cannot change it inside a transaction: a test's day keeps the default.)
+            cursor.execute("PRAGMA synchronous")
+            (previous,) = cursor.fetchone()
+            cursor.execute("PRAGMA synchronous = OFF")
+            return lambda: _session(f"PRAGMA synchronous = {int(previous)}")
+    return lambda: None
 
 
 def _session(sql: str) -> None:
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(sql)
+    with connection.cursor() as cursor:
+        cursor.execute(sql)

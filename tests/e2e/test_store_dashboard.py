@@ -17,7 +17,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def _busy_morning(city):
     """A few orders in other stages, so the board looks like a working day."""
     delivered_order(city, external_order_id="SP-0990", customer_name="Lee Park")
-    order_in(city.store_a, external_order_id="SP-1002", customer_name="Ann Ortiz")
+    order_in(  # packed for the afternoon: dispatch does not hold SP-1001 back for it
+        city.store_a,
+        external_order_id="SP-1002",
+        customer_name="Ann Ortiz",
+        pickup_ready_at=timezone.now() + timezone.timedelta(hours=3),
+    )
     order_in(city.store_a, Order.Status.PICKED_UP, external_order_id="SP-0995")
     late = order_in(city.store_a, Order.Status.READY_FOR_PICKUP, external_order_id="SP-0981")
     Order.objects.filter(id=late.id).update(

@@ -78,7 +78,13 @@ def _merchant_side(world: dict, side: str, store: Any, staff: Any) -> None:
         order_services.webhook_endpoint_create(merchant=merchant, url=WEBHOOK_URL.format(n))
         for n in (side, f"{side}-spare")
     )
-    fresh = make_order(store, Order.Status.CREATED, external_order_id=f"NEW-{side.upper()}")
+    # Packed for later in the day: a round does not hold the ready order of _round for it.
+    fresh = make_order(
+        store,
+        Order.Status.CREATED,
+        external_order_id=f"NEW-{side.upper()}",
+        pickup_ready_at=timezone.now() + timedelta(hours=3),
+    )
     _add(world, f"store_{side}", store, f"merchant_{side}", {staff_role})
     _add(world, f"webhook_{side}", webhook, f"merchant_{side}")
     _add(world, f"webhook_{side}_spare", spare, f"merchant_{side}")  # for the delete

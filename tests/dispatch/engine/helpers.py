@@ -160,8 +160,8 @@ def brute_force_min_cost(
 
 def total_cost(costs: Sequence[float], left: Sequence[TripPlan], config: EngineConfig) -> float:
     """The matcher's objective at NOW: arc costs plus the penalty for each order left waiting,
-    the more the longer it has waited."""
-    waited = [max(0.0, NOW - o.ready_at) for trip in left for o in trip.orders]
-    scale = config.waiting_scale_s
-    weight = len(waited) + (sum(waited) / scale if scale > 0 else 0.0)
+    more for an order that has waited beyond the grace."""
+    grace, scale = config.waiting_grace_s, config.waiting_scale_s
+    overdue = [max(0.0, NOW - o.ready_at - grace) for trip in left for o in trip.orders]
+    weight = len(overdue) + (sum(overdue) / scale if scale > 0 else 0.0)
     return sum(costs) + weight * config.unassigned_penalty_s

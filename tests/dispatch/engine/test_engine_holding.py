@@ -103,13 +103,21 @@ def test_held_orders_are_ready_orders_that_are_in_no_trip(seed):
     assert set(result.held) <= {o.id for o in ready}
 
 
-def test_a_scarce_driver_takes_the_trip_with_more_orders():
-    # store 1: a single order ready long ago; store 2: three orders that make one trip
-    single = order(1, store=1, store_xy=(0.0, 0.0), drop_xy=(2.0, 0.0), ready_in_s=-900.0)
+def _one_and_three(*, single_ready_in_s: float) -> list:
+    """Store 1: a single order ready `-single_ready_in_s` ago; store 2: three orders ready a
+    minute ago that make one trip."""
+    single = order(
+        1, store=1, store_xy=(0.0, 0.0), drop_xy=(2.0, 0.0), ready_in_s=single_ready_in_s
+    )
     three = [
         order(i, store=2, store_xy=(1.0, 0.0), drop_xy=(3.0, 0.2 * i), ready_in_s=-60.0)
         for i in (2, 3, 4)
     ]
+    return [single, *three]
+
+
+def test_a_scarce_driver_takes_the_trip_with_more_orders():
+    single, *three = _one_and_three(single_ready_in_s=-900.0)
     one_driver = [driver(1, (0.4, 0.0))]  # a little nearer to store 1
 
     best = solve_round([single, *three], one_driver, CONFIG, "optimal", now=NOW)
@@ -117,3 +125,15 @@ def test_a_scarce_driver_takes_the_trip_with_more_orders():
 
     assert [a.trip.order_ids for a in best.assignments] == [(2, 3, 4)]
     assert [a.trip.order_ids for a in greedy.assignments] == [(1,)]  # first in, first served
+
+
+def test_an_order_waiting_long_past_the_grace_outweighs_a_fresh_trip_of_three():
+    # 50 minutes: 1 + (3000 - 900) / 900 = 3.33 orders' worth, more than three fresh ones
+    overdue, *three = _one_and_three(single_ready_in_s=-3000.0)
+    one_driver = [driver(1, (0.6, 0.0))]  # a little nearer to store 2
+
+    best = solve_round([overdue, *three], one_driver, CONFIG, "optimal", now=NOW)
+    assert [a.trip.order_ids for a in best.assignments] == [(1,)]
+    # without the waiting weight the three orders go first
+    flat = solve_round([overdue, *three], one_driver, replace(CONFIG, waiting_scale_s=0.0), now=NOW)
+    assert [a.trip.order_ids for a in flat.assignments] == [(2, 3, 4)]

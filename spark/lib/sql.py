@@ -1,0 +1,231 @@
+"""SQL written out for the hottest statements, with the ORM's conversions (P11, P7).
+
+The ORM spends several times longer composing a simple statement, and instantiating wide rows,
+than the database spends running it. The apps' lifecycle moves (orders/services/sql.py,
+dispatch/services/sql.py) write those few statements once, as plain SQL that PostgreSQL and
+SQLite both run. This module is what they share: every value prepared by its model field for
+the backend at hand, every column read back through the field's converters, as the ORM would
+(`Rows`), multi-row INSERTs and UPDATEs by id, and several writes in one round trip (`run`).
+"""
+
+import weakref
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from django.db import connection, connections
+from django.db.backends.base.base import BaseDatabaseWrapper
+from django.db.models import (
+    AutoField,
+    BooleanField,
+    CharField,
+    Field,
+    FileField,
+    FloatField,
+    ForeignKey,
+    IntegerField,
+    Model,
+    TextField,
+)
+
+
+def marks(n: int) -> str:
+    return ", ".join(["%s"] * n)
+
+
+def prep(model: type[Model], name: str, value: object) -> object:
+    """A value as the model field sends it to this database (UUIDs, datetimes, JSON, ...)."""
+    return model._meta.get_field(name).get_db_prep_save(value, connection)
+
+
+def _plain_types(field: Field) -> tuple[type, ...]:
+    """Python types the field sends to the database unchanged (prepping them is a no-op)."""
+    if isinstance(field, ForeignKey):
+        field = field.target_field
+    if isinstance(field, BooleanField):
+        return (bool,)
+    if isinstance(field, CharField | TextField):
+        return (str,)
+    if isinstance(field, IntegerField | AutoField):
+        return (int,)
+    if isinstance(field, FloatField):
+        return (float,)
+    return ()
+
+
+class Rows:
+    """A model's columns in SQL, and values to and from them, as the ORM converts them.
+
+    What the ORM works out on every query (the column list, each field's converters) is worked
+    out once per model and database connection; a row is then a few calls. Values of plain
+    types (str, int, float, bool, None) go to the database as they are, as the fields would
+    send them; the others (datetimes, UUIDs, JSON, ...) through the field.
+    """
+
+    _cache: "weakref.WeakKeyDictionary[BaseDatabaseWrapper, dict[type[Model], Rows]]" = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, model: type[Model], wrapper: BaseDatabaseWrapper) -> None:
+        self.model = model
+        self.fields = model._meta.concrete_fields
+        self.wrapper = weakref.ref(wrapper)
+        self.alias = wrapper.alias
+        quote = wrapper.ops.quote_name
+        self.names = [quote(f.column) for f in self.fields]
+        self.converters = []
+        for i, field in enumerate(self.fields):
+            col = field.get_col(model._meta.db_table)
+            found = wrapper.ops.get_db_converters(col) + col.get_db_converters(wrapper)
+            if found:
+                self.converters.append((i, found, col))
+        # INSERT: every column but the id; auto_now fields and files fill themselves in.
+        self.insert_fields = [f for f in self.fields if not f.primary_key]
+        self.insert_head = "INSERT INTO {} ({}) VALUES ".format(  # noqa: S608
+            model._meta.db_table, ", ".join(quote(f.column) for f in self.insert_fields)
+        )
+        self.insert_row = f"({marks(len(self.insert_fields))})"
+        self.getters = [
+            (None, f)
+            if getattr(f, "auto_now", False)
+            or getattr(f, "auto_now_add", False)
+            or isinstance(f, FileField)
+            else (f.attname, f)
+            for f in self.insert_fields
+        ]
+        self.plain = {f.name: _plain_types(f) for f in self.fields}
+        self.plain |= {f.attname: self.plain[f.name] for f in self.fields}
+
+    @classmethod
+    def of(cls, model: type[Model]) -> "Rows":
+        wrapper = connections[connection.alias]
+        by_model = cls._cache.setdefault(wrapper, {})
+        if model not in by_model:
+            by_model[model] = cls(model, wrapper)
+        return by_model[model]
+
+    def columns(self, alias: str | None = None) -> str:
+        """`alias.col1, alias.col2, ...`: every column, in the model's order (unqualified
+        without an alias, as RETURNING wants them)."""
+        return ", ".join(f"{alias}.{name}" if alias else name for name in self.names)
+
+    def instance(self, row: Sequence[Any], start: int = 0) -> Model:
+        """The model instance of len(fields) values of a row, from `start`."""
+        values = list(row[start : start + len(self.fields)])
+        wrapper = self.wrapper()
+        for i, found, col in self.converters:
+            value = values[i]
+            if value is not None or len(found) > 1:
+                for convert in found:
+                    value = convert(value, col, wrapper)
+                values[i] = value
+        return self.model.from_db(self.alias, None, values)
+
+    def to_db(self, field: Field, value: Any) -> Any:
+        """The value as the field would send it to the database."""
+        plain = self.plain[field.name]
+        if (
+            value is None
+            or (plain and type(value) in plain)
+            or (
+                plain == (str,) and isinstance(value, str)  # text choices
+            )
+        ):
+            return value
+        return field.get_db_prep_save(value, self.wrapper())
+
+    def insert_params(self, obj: Model) -> list[Any]:
+        return [
+            self.to_db(f, getattr(obj, attname) if attname else f.pre_save(obj, True))
+            for attname, f in self.getters
+        ]
+
+
+def fetch(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+Statement = tuple[str, list[Any]]
+
+
+def run(statements: Sequence[Statement]) -> int:
+    """Run writes in order, in one round trip on PostgreSQL (psycopg2 sends them as one
+    string; SQLite takes one statement per call, in process). Returns the rowcount of the
+    last one. A failing statement fails the transaction, as it would on its own."""
+    statements = [s for s in statements if s]
+    if not statements:
+        return 0
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql" and len(statements) > 1:
+            cursor.execute(
+                "; ".join(sql for sql, _ in statements), [p for _, ps in statements for p in ps]
+            )
+        else:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+        return cursor.rowcount
+
+
+def insert_statements(model: type[Model], objs: Sequence[Model]) -> list[Statement]:
+    """The multi-row INSERTs of new rows (bulk_create, written out), ids not read back."""
+    if not objs:
+        return []
+    rows = Rows.of(model)
+    # SQLite caps the parameters of a statement.
+    size = max(1, connection.ops.bulk_batch_size(rows.insert_fields, objs))
+    out = []
+    for start in range(0, len(objs), size):
+        batch = objs[start : start + size]
+        params = [value for obj in batch for value in rows.insert_params(obj)]
+        out.append((rows.insert_head + ", ".join([rows.insert_row] * len(batch)), params))
+    return out
+
+
+def insert(model: type[Model], objs: Sequence[Model], *, ids: bool = False) -> None:
+    """Multi-row INSERTs of new rows (bulk_create, written out). With `ids` each object gets
+    its id back (RETURNING, in the order of the rows, as bulk_create relies on too); without,
+    nothing is read back (audit and outbox rows: nothing refers to them in the transaction)."""
+    statements = insert_statements(model, objs)
+    if not ids:
+        run(statements)
+        return
+    alias, done = Rows.of(model).alias, 0
+    with connection.cursor() as cursor:
+        for sql, params in statements:
+            cursor.execute(sql + " RETURNING id", params)
+            for (pk,) in cursor.fetchall():
+                obj, done = objs[done], done + 1
+                obj.pk = pk
+                obj._state.adding, obj._state.db = False, alias
+    if done != len(objs):
+        raise RuntimeError(f"{model.__name__}: {len(objs)} rows inserted, {done} ids back")
+
+
+def update_statement(
+    model: type[Model], ids: Iterable[int], values: dict[str, Any], *, key: str = "id"
+) -> Statement | None:
+    """UPDATE <model> SET <values> WHERE <key> IN <ids> (QuerySet.update(), written out)."""
+    ids = list(ids)
+    if not ids or not values:
+        return None
+    rows = Rows.of(model)
+    fields = [model._meta.get_field(name) for name in values]
+    quote = connection.ops.quote_name
+    sets = ", ".join(f"{quote(f.column)} = %s" for f in fields)
+    params = [
+        rows.to_db(f, v.pk if isinstance(v, Model) else v)
+        for f, v in zip(fields, values.values(), strict=True)
+    ]
+    column = quote(model._meta.get_field(key).column)
+    table = model._meta.db_table
+    sql = f"UPDATE {table} SET {sets} WHERE {column} IN ({marks(len(ids))})"  # noqa: S608
+    return sql, [*params, *ids]
+
+
+def update(
+    model: type[Model], ids: Iterable[int], values: dict[str, Any], *, key: str = "id"
+) -> int:
+    """update_statement, run: the number of rows changed."""
+    statement = update_statement(model, ids, values, key=key)
+    return run([statement]) if statement else 0
