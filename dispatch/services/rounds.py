@@ -392,12 +392,31 @@ _ROUND_FIELDS = (
 )
 
 
+@dataclass(frozen=True)
+class PairedPickup:
+    """One round solved twice on the same state: the policy that made the offers and a shadow
+    policy whose answer is only measured. Pickup km and orders of the assigned trips of each."""
+
+    shadow_policy: str
+    pickup_km: float
+    orders: int
+    shadow_pickup_km: float
+    shadow_orders: int
+
+
 def dispatch_round_run(
-    *, market_id: int, policy: str = "optimal", batching: bool = True
+    *,
+    market_id: int,
+    policy: str = "optimal",
+    batching: bool = True,
+    shadow_policy: str | None = None,
 ) -> DispatchRound | None:
     """One round for one market; None when another round of the market is running.
 
-    `batching=False` offers every order as a trip of its own (the simulator's baseline).
+    `batching=False` offers every order as a trip of its own (the simulator's baseline). With a
+    `shadow_policy` the engine also solves the same round with it, offers nothing from that
+    answer, and the returned row carries both answers' pickup km (`row.paired`, a
+    PairedPickup): the two policies compared on identical inputs (P3 on a simulated day).
     """
     trips.trips_sync_assigned()
     offers.offers_expire_due(market_id=market_id)
@@ -405,10 +424,19 @@ def dispatch_round_run(
     with transaction.atomic():
         if not try_advisory_xact_lock(f"dispatch-round:{market_id}"):
             return None
-        return _round(market_id, policy, batching)
+        return _round(market_id, policy, batching, shadow_policy)
 
 
-def _round(market_id: int, policy: str, batching: bool) -> DispatchRound:
+def _pickup(result: engine.RoundResult) -> tuple[float, int]:
+    return (
+        sum(a.pickup_km for a in result.assignments),
+        sum(len(a.trip.orders) for a in result.assignments),
+    )
+
+
+def _round(
+    market_id: int, policy: str, batching: bool, shadow_policy: str | None = None
+) -> DispatchRound:
     started = time.perf_counter()
     now = clock.now()
     market = order_selectors.market_get(market_id=market_id)
@@ -421,16 +449,25 @@ def _round(market_id: int, policy: str, batching: bool) -> DispatchRound:
     _read_orders(state, market_id, eta)
     _read_drivers(state, market_id)
     round_row = DispatchRound.objects.create(market_id=market_id, started_at=now, policy=policy)
-    result = engine.solve_round(
-        state.new_orders,
-        list(state.drivers.values()),
-        config,
-        policy=policy,
-        batching=batching,
-        now=now.timestamp(),
-        trips=state.pooled_in,
-        upcoming=state.upcoming,
-    )
+
+    def solve(with_policy: str) -> engine.RoundResult:
+        return engine.solve_round(
+            state.new_orders,
+            list(state.drivers.values()),
+            config,
+            policy=with_policy,
+            batching=batching,
+            now=now.timestamp(),
+            trips=state.pooled_in,
+            upcoming=state.upcoming,
+        )
+
+    result = solve(policy)
+    round_row.paired = None
+    if shadow_policy is not None:
+        round_row.paired = PairedPickup(
+            shadow_policy, *_pickup(result), *_pickup(solve(shadow_policy))
+        )
     made = _write_offers(result, state, market_id, round_row)
     taken = {o.driver_id for o in made}
     made += _broadcast(state, taken, eta, round_row)

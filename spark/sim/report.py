@@ -57,6 +57,7 @@ def build(sim: Simulation) -> dict[str, Any]:
         "ledger": _ledger(sim),
         "settlement": dict(sim.trace.settlement),
         "dispatch": _dispatch(sim),
+        "paired_greedy": _paired(sim),
         "hourly": _hourly(sim, times),
         "timings": _timings(sim),
     }
@@ -75,6 +76,7 @@ def _run(sim: Simulation) -> dict[str, Any]:
         "hours": p.hours,
         "policy": p.policy,
         "batching": p.batching,
+        "paired_greedy": p.paired_greedy,
         "round_seconds": p.round_seconds,
         "day_starts": sim.day_start.isoformat(),
         "day_ended_after_h": round(sim.trace.end_s / 3600, 2),
@@ -247,6 +249,39 @@ def _dispatch(sim: Simulation) -> dict[str, Any]:
     }
 
 
+def _paired(sim: Simulation) -> dict[str, Any] | None:
+    """P3 paired: every round solved by the day's policy and by greedy on the same inputs.
+
+    Pickup km per assigned order of each, summed over the rounds, and how many rounds the
+    policy's answer, serving as many orders, drove further than greedy's (its cost also weighs
+    lateness, fairness and blocks, so that can happen). Unlike two separate days, the two
+    answers see identical orders and drivers (the day's feedback cannot tilt the ratio)."""
+    if not sim.p.paired_greedy:
+        return None
+    rounds = [p for p in sim.trace.paired if p.orders and p.shadow_orders]
+    km = sum(p.pickup_km for p in rounds)
+    orders = sum(p.orders for p in rounds)
+    greedy_km = sum(p.shadow_pickup_km for p in rounds)
+    greedy_orders = sum(p.shadow_orders for p in rounds)
+    per_order = km / orders if orders else None
+    greedy_per_order = greedy_km / greedy_orders if greedy_orders else None
+    return {
+        "rounds": len(rounds),
+        "orders_assigned": orders,
+        "greedy_orders_assigned": greedy_orders,
+        "pickup_km_per_order": round(per_order, 4) if per_order is not None else None,
+        "greedy_pickup_km_per_order": (
+            round(greedy_per_order, 4) if greedy_per_order is not None else None
+        ),
+        "ratio": round(per_order / greedy_per_order, 4) if per_order and greedy_per_order else None,
+        "rounds_further": sum(
+            1
+            for p in rounds
+            if p.orders == p.shadow_orders and p.pickup_km > p.shadow_pickup_km + 1e-9
+        ),
+    }
+
+
 def _hourly(sim: Simulation, times: dict[int, dict[str, datetime]]) -> dict[str, list]:
     n = int(np.ceil(max(sim.trace.end_s, sim.end_s) / 3600))
     counts = {k: [0] * n for k in ("created", "delivered", "cancelled")}
@@ -340,6 +375,16 @@ def markdown(report: dict[str, Any]) -> str:
         ),
         ("wall time", f"{t.get('day_s')} s day + {t.get('settlement_s')} s settlement"),
     ]
+    paired = r.get("paired_greedy")
+    if paired and paired["ratio"] is not None:
+        rows.insert(
+            -2,
+            (
+                "pickup km per order, this policy / greedy on the same rounds (paired)",
+                f"{paired['ratio']} ({paired['pickup_km_per_order']} / "
+                f"{paired['greedy_pickup_km_per_order']} km over {paired['rounds']} rounds)",
+            ),
+        )
     head = (
         f"# Simulated day: {run['city']}, seed {run['seed']}, {run['policy']}"
         f"{'' if run['batching'] else ', no batching'}\n\n"

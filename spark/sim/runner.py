@@ -58,6 +58,9 @@ class Params:
     round_seconds: float = 60.0
     give_up_minutes: float = 45.0
     progress: bool = False
+    # also solve every round with the greedy policy, offer nothing from it, and report the two
+    # answers' pickup km on identical inputs (P3 on the day, paired)
+    paired_greedy: bool = False
 
 
 @dataclass
@@ -71,6 +74,7 @@ class Trace:
     step_n: Counter[str] = field(default_factory=Counter)
     end_s: float = 0.0
     settlement: dict[str, Any] = field(default_factory=dict)
+    paired: list[Any] = field(default_factory=list)  # PairedPickup per round (paired_greedy)
 
 
 class Simulation(TripSteps):
@@ -235,9 +239,14 @@ class Simulation(TripSteps):
         self._pings()
         started = time.perf_counter()
         row = dispatch_services.dispatch_round_run(
-            market_id=self.market.id, policy=self.p.policy, batching=self.p.batching
+            market_id=self.market.id,
+            policy=self.p.policy,
+            batching=self.p.batching,
+            shadow_policy="greedy" if self.p.paired_greedy else None,
         )
         self.trace.round_wall_ms.append((time.perf_counter() - started) * 1000.0)
+        if row is not None and row.paired is not None:
+            self.trace.paired.append(row.paired)
         self.round_no += 1
         if row is not None and row.offers_made:
             self._offers_answer(row.id)

@@ -71,7 +71,15 @@ def days(django_db_setup, django_db_blocker, tmp_path_factory):
         transaction.atomic(),
     ):
         stdout = io.StringIO()
-        call_command("simulate", *CLI_ARGS, "--out", str(out), "--no-progress", stdout=stdout)
+        call_command(  # also solving every round with greedy, offering nothing from it
+            "simulate",
+            *CLI_ARGS,
+            "--paired-greedy",
+            "--out",
+            str(out),
+            "--no-progress",
+            stdout=stdout,
+        )
         first = json.loads((out / "report.json").read_text())
         sim = Simulation(Params(**DAY_ARGS))
         sim.run()
@@ -137,10 +145,32 @@ def test_report_counts_add_up(days):
     assert 0 < r["service"]["on_time_rate"] <= 1
 
 
+def _without_paired(r: dict) -> dict:
+    out = {k: v for k, v in report.deterministic(r).items() if k != "paired_greedy"}
+    out["run"] = {k: v for k, v in out["run"].items() if k != "paired_greedy"}
+    return out
+
+
 def test_same_seed_gives_the_same_report(days):
+    """The same day, whether or not greedy also solved each round in the shadow (it offers
+    nothing, so the day cannot differ)."""
     first, second = days["first"], days["second"]
     assert first["run"]["market"] != second["run"]["market"]  # two separate runs
-    assert report.deterministic(first) == report.deterministic(second)
+    assert (first["run"]["paired_greedy"], second["run"]["paired_greedy"]) == (True, False)
+    assert _without_paired(first) == _without_paired(second)
+
+
+def test_paired_greedy_compares_both_answers_on_every_round_that_assigned(days):
+    paired, rounds = days["first"]["paired_greedy"], days["first"]["dispatch"]["rounds"]
+    assert 0 < paired["rounds"] <= rounds
+    assert paired["orders_assigned"] > 0
+    assert paired["greedy_orders_assigned"] > 0
+    assert paired["ratio"] == pytest.approx(
+        paired["pickup_km_per_order"] / paired["greedy_pickup_km_per_order"], abs=1e-3
+    )
+    assert 0 <= paired["rounds_further"] <= paired["rounds"]
+    assert days["second"]["paired_greedy"] is None
+    assert "this policy / greedy on the same rounds (paired)" in days["stdout"]
 
 
 def test_services_run_in_simulated_time(days):

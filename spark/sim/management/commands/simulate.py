@@ -38,6 +38,12 @@ class Command(BaseCommand):
             help="Several orders of one store per trip where it pays (the default).",
         )
         parser.add_argument("--no-batching", dest="batching", action="store_false")
+        parser.add_argument(
+            "--paired-greedy",
+            action="store_true",
+            help="Also solve every round with greedy on the same inputs (nothing offered from"
+            " it) and report both answers' pickup km: P3 on the day, paired.",
+        )
         parser.add_argument("--round-seconds", type=float, default=60.0)
         parser.add_argument("--give-up-minutes", type=float, default=45.0)
         parser.add_argument("--out", help="Report directory (default var/sim/<run>/).")
@@ -57,6 +63,7 @@ class Command(BaseCommand):
             round_seconds=o["round_seconds"],
             give_up_minutes=o["give_up_minutes"],
             progress=o["progress"],
+            paired_greedy=o["paired_greedy"],
         )
         started = time.perf_counter()
         try:
