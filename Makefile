@@ -75,6 +75,7 @@ screenshots: dev-venv
 
 bench: dev-venv
 	bash scripts/ensure_services.sh
+	bash scripts/ensure_wrk.sh
 	DATABASE_URL=$(TEST_DATABASE_URL) REDIS_URL=$(TEST_REDIS_URL) $(PY) bench/run.py
 
 bench-smoke: dev-venv

@@ -301,6 +301,8 @@ def main() -> None:
 
     ids = _prepare()
     pairs = _seed_offers(args.accept_pairs) if shutil.which("wrk") else []
+    if not pairs:
+        print("wrk not found: P7 and P8 are not measured (bash scripts/ensure_wrk.sh)", flush=True)
     port = _free_port()
     server = _start_gunicorn(port)
     load = _wrk if shutil.which("wrk") else _python_client
