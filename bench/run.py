@@ -112,7 +112,7 @@ def main() -> None:
             "--seconds",
             seconds,
             "--accept-pairs",
-            "1500" if args.smoke else "6000",
+            "1500" if args.smoke else "12000",
         ],
         tmp / "api.json",
     )
