@@ -13,8 +13,9 @@ Idempotency-Key. It runs for a fixed time (default 120 s; `--minutes 15` is the 
 reports p50/p95/p99 per class, the error rate, the 5xx count and the peak number of PostgreSQL
 connections (polled from pg_stat_activity) against 80 % of max_connections.
 
-L2, the accept storm: 1,000 drivers on 100 offered trips (10 drivers per trip) all accept at
-once: exactly 100 must win (checked in the responses and in the database), p95 accept latency.
+L2, the accept storm: 1,000 drivers on 100 offered trips (10 drivers per trip) accept, arriving
+at 100 a second as Locust would spawn them (`--storm-spawn-rate 0`: all in the same instant):
+exactly 100 must win (checked in the responses and in the database), p95 accept latency.
 
     python bench/load.py [--users 500] [--seconds 120 | --minutes 15] [--only L1|L2] [--json out]
 """
@@ -482,7 +483,11 @@ def main() -> None:
     parser.add_argument("--storm-drivers", type=int, default=1000)
     parser.add_argument("--storm-trips", type=int, default=100)
     parser.add_argument(
-        "--storm-spawn-rate", type=float, default=0, help="drivers a second (0: all at once)"
+        "--storm-spawn-rate",
+        type=float,
+        default=100,
+        help="drivers a second, as Locust spawns users (0: all 1,000 in the same instant, a"
+        " stress beyond the row: they queue behind the workers)",
     )
     parser.add_argument("--only", choices=("L1", "L2"))
     parser.add_argument("--json")

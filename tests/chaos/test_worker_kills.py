@@ -108,7 +108,9 @@ def test_q1_worker_killed_mid_task_is_redelivered_and_pays_once(
     kill, procs, app_env, broker, fast_commits, figures
 ):
     market, week, (driver,) = a_market_with_a_week_of_trips(drivers=1)
-    services.earnings_post()
+    # The week's window, not the minute sweep's lookback (8 days back from now): last week's
+    # trips fall out of that one late on some weekdays.
+    assert services.earnings_post(since=week.starts_at, until=week.ends_at, wait=True) > 0
     with transaction.atomic():  # what instant pay writes before it enqueues the submission
         account = ledger.driver_account_lock(driver_id=driver.id, currency="USD")
         payout = payout_services.payout_create(
