@@ -96,6 +96,7 @@ class DispatchRoundAdmin(ReadOnlyAdmin):
         "drivers",
         "trips",
         "offers_made",
+        "orders_held",
         "candidate_arcs",
         "solve_ms",
         "total_ms",

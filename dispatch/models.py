@@ -97,6 +97,9 @@ class DispatchRound(models.Model):
     drivers = models.PositiveIntegerField(default=0)
     trips = models.PositiveIntegerField(default=0)
     offers_made = models.PositiveIntegerField(default=0)
+    orders_held = models.PositiveIntegerField(
+        default=0, help_text="Ready orders held back to batch with an order of their store."
+    )
     candidate_arcs = models.PositiveIntegerField(default=0)
     solve_ms = models.FloatField(default=0)
     total_ms = models.FloatField(default=0)
