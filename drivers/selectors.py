@@ -80,12 +80,16 @@ def driver_list_eligible(*, ids: Iterable[int]) -> list[int]:
         return []
     today = Document._meta.get_field("expires_on").get_db_prep_value(clock.now().date(), connection)
     kinds = list(Document.REQUIRED)
+    # One join and a count per driver, not a count subquery per driver: with stale statistics
+    # PostgreSQL ran that subquery 2,000 times through the documents' status index (0.3 s of a
+    # 1,000 x 2,000 round, P2); the join is planned once for the set.
     sql = (
-        f"SELECT d.id FROM {Driver._meta.db_table} d"  # noqa: S608
-        f" WHERE d.id IN ({_marks(len(ids))}) AND d.status = %s AND ("
-        f"SELECT COUNT(*) FROM {Document._meta.db_table} doc WHERE doc.driver_id = d.id"
+        f"SELECT doc.driver_id FROM {Document._meta.db_table} doc"  # noqa: S608
+        f" INNER JOIN {Driver._meta.db_table} d ON d.id = doc.driver_id"
+        f" WHERE doc.driver_id IN ({_marks(len(ids))}) AND d.status = %s"
         " AND doc.is_current = %s AND doc.status = %s AND doc.expires_on >= %s"
-        f" AND doc.kind IN ({_marks(len(kinds))})) = %s ORDER BY d.id"
+        f" AND doc.kind IN ({_marks(len(kinds))})"
+        " GROUP BY doc.driver_id HAVING COUNT(DISTINCT doc.kind) = %s ORDER BY doc.driver_id"
     )
     params = [*ids, Driver.Status.APPROVED, True, Document.Status.APPROVED, today, *kinds]
     return [driver_id for (driver_id,) in _fetch(sql, [*params, len(kinds)])]
