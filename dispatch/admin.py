@@ -104,6 +104,10 @@ class DispatchRoundAdmin(ReadOnlyAdmin):
     list_filter = ("market", "policy")
     date_hierarchy = "started_at"
 
+    @admin.display(description="held")
+    def orders_held(self, obj: DispatchRound) -> int:
+        return len(obj.held_order_ids or [])
+
 
 # --- trips ----------------------------------------------------------------------------------
 

@@ -97,8 +97,10 @@ class DispatchRound(models.Model):
     drivers = models.PositiveIntegerField(default=0)
     trips = models.PositiveIntegerField(default=0)
     offers_made = models.PositiveIntegerField(default=0)
-    orders_held = models.PositiveIntegerField(
-        default=0, help_text="Ready orders held back to batch with an order of their store."
+    held_order_ids = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Ready orders held back to batch with an order of their store being packed.",
     )
     candidate_arcs = models.PositiveIntegerField(default=0)
     solve_ms = models.FloatField(default=0)

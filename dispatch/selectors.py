@@ -178,6 +178,18 @@ def dispatch_event_list_for_trip(*, trip_id: int) -> QuerySet[DispatchEvent]:
     return DispatchEvent.objects.filter(trip_id=trip_id).order_by("at", "id")
 
 
+def order_ids_held_for_batching(*, market_id: int) -> set[int]:
+    """Ready orders that the market's latest round held back to batch with an order of their
+    store still being packed (the store board says so rather than leave them unexplained)."""
+    held = (
+        DispatchRound.objects.filter(market_id=market_id, finished_at__isnull=False)
+        .order_by("-id")
+        .values_list("held_order_ids", flat=True)
+        .first()
+    )
+    return set(held or [])
+
+
 def dispatch_round_list(*, market_id: int, since: datetime) -> QuerySet[DispatchRound]:
     return DispatchRound.objects.filter(market_id=market_id, started_at__gte=since).order_by(
         "started_at"

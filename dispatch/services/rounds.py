@@ -386,7 +386,7 @@ _ROUND_FIELDS = (
     "drivers",
     "trips",
     "offers_made",
-    "orders_held",
+    "held_order_ids",
     "candidate_arcs",
     "solve_ms",
     "total_ms",
@@ -478,7 +478,7 @@ def _round(
     round_row.drivers = len(state.drivers)
     round_row.trips = result.stats.trips
     round_row.offers_made = len(made)
-    round_row.orders_held = len(result.held)
+    round_row.held_order_ids = sorted(result.held)
     round_row.candidate_arcs = result.stats.candidate_arcs
     round_row.solve_ms = round(result.stats.total_ms, 2)
     round_row.total_ms = round((time.perf_counter() - started) * 1000, 2)

@@ -237,13 +237,13 @@ def _ledger(sim: Simulation) -> dict[str, Any]:
 
 def _dispatch(sim: Simulation) -> dict[str, Any]:
     rows = DispatchRound.objects.filter(market=sim.market)
-    agg = list(rows.values_list("orders", "drivers", "offers_made", "orders_held"))
+    agg = list(rows.values_list("orders", "drivers", "offers_made", "held_order_ids"))
     return {
         "rounds": len(agg),
         "max_orders_in_round": max((a[0] for a in agg), default=0),
         "max_drivers_in_round": max((a[1] for a in agg), default=0),
         "offers_made": sum(a[2] for a in agg),
-        "orders_held": sum(a[3] for a in agg),  # order-rounds spent held back for a partner
+        "orders_held": sum(len(a[3]) for a in agg),  # order-rounds spent held back for a partner
         "offers_ignored": sim.trace.counts["offers_ignored"],
         "accepts_lost": sim.trace.counts["accept_lost"],
         "trips_cancelled_under_driver": sim.trace.counts["trips_cancelled_under_driver"],

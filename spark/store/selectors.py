@@ -26,6 +26,7 @@ POD_STATUSES = ("delivered", "undeliverable", "returning", "returned_to_store")
 class Card:
     order: Any
     flags: list[str] = field(default_factory=list)
+    held: bool = False  # dispatch waits a little to send it with an order still being packed
 
     @property
     def flag_labels(self) -> list[str]:
@@ -80,9 +81,10 @@ def board_for_store(*, store: Any, now: datetime) -> Board:
     by_status = {
         s: stage for stage, (_, _, ss) in zip(stages, texts.STAGES, strict=True) for s in ss
     }
+    held = dispatch_selectors.order_ids_held_for_batching(market_id=store.market_id)
     exceptions, closed = [], []
     for order in orders:
-        card = Card(order, flags_for(order, now))
+        card = Card(order, flags_for(order, now), held=order.id in held)
         if card.flags:
             exceptions.append(card)
         if order.status in by_status:

@@ -10,6 +10,7 @@ from django.urls import reverse
 from django.utils import timezone
 from freezegun import freeze_time
 
+from dispatch import services as dispatch_services
 from dispatch.models import Trip
 from orders.models import Order
 from spark.store import selectors
@@ -56,6 +57,21 @@ def test_board_shows_the_driver_and_eta_of_an_assigned_order(staff, city):
     html = staff.get(_url("board", city)).content.decode()
     assert "Dana" in html  # the driver's first name (factory)
     assert "Arrives" in html
+
+
+def test_board_says_when_dispatch_holds_a_ready_order_to_batch_it(staff, city):
+    held = order_in(city.store_a, Order.Status.READY_FOR_PICKUP, external_order_id="RDY-1")
+    order_in(  # same drop-off, packed in two minutes: worth one trip with RDY-1
+        city.store_a,
+        external_order_id="NEW-1",
+        pickup_ready_at=timezone.now() + timedelta(minutes=2),
+    )
+    dispatch_services.dispatch_round_run(market_id=city.market.id)
+
+    board = selectors.board_for_store(store=city.store_a, now=timezone.now())
+    assert [c.order.id for s in board.stages for c in s.cards if c.held] == [held.id]
+    html = staff.get(_url("board", city)).content.decode()
+    assert html.count("Held a few minutes to go with another order of this store") == 1
 
 
 def test_board_polls_and_htmx_gets_only_the_board(staff, city):
