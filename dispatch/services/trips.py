@@ -6,6 +6,7 @@ webhooks) in the same transaction, with the driver's location.
 
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -184,7 +185,13 @@ def _tell_orders(
 
 
 def _move_orders(
-    order_ids: list[int], *, to: str, actor: Actor, location: Point | None = None, note: str = ""
+    order_ids: list[int],
+    *,
+    to: str,
+    actor: Actor,
+    location: Point | None = None,
+    note: str = "",
+    courier: order_services.Courier | None = None,
 ) -> None:
     if order_ids:
         order_services.order_transition_many(
@@ -194,7 +201,30 @@ def _move_orders(
             location=location,
             note=note,
             savepoint=False,  # a failed move fails the step: nothing here catches it
+            courier=courier,
         )
+
+
+def _move_and_tell(
+    trip: Trip,
+    order_ids: list[int],
+    *,
+    to: str,
+    actor: Actor,
+    stops: list[TripStop] | None = None,
+    location: Point | None = None,
+    note: str = "",
+    **courier_args: Any,
+) -> None:
+    """_move_orders, then _tell_orders: in the move's own UPDATE when the orders it moves are
+    the ones the trip still carries (a round trip less per trip step, P11)."""
+    stops = active_stops(trip) if stops is None else stops
+    if order_ids and sorted(set(order_ids)) == sorted(s.order_id for s in stops):
+        courier = courier_for(trip, stops=stops, location=location, **courier_args)
+        _move_orders(order_ids, to=to, actor=actor, location=location, note=note, courier=courier)
+        return
+    _move_orders(order_ids, to=to, actor=actor, location=location, note=note)
+    _tell_orders(trip, location=location, stops=stops, **courier_args)
 
 
 def _sync_assigned(trip: Trip) -> None:
@@ -227,8 +257,16 @@ def _sync_assigned(trip: Trip) -> None:
     )
     pickup_km, speed_kmh = accepted[0] if accepted else (None, None)
     actor = Actor(label=f"driver:{trip.driver_id}")
-    _move_orders(offered, to=ORDER["assigned"], actor=actor, note="trip accepted")
-    _tell_orders(trip, location=None, pickup_km=pickup_km, speed_kmh=speed_kmh, introduce=True)
+    _move_and_tell(
+        trip,
+        offered,
+        to=ORDER["assigned"],
+        actor=actor,
+        note="trip accepted",
+        pickup_km=pickup_km,
+        speed_kmh=speed_kmh,
+        introduce=True,
+    )
 
 
 def _sync_work(trip_id: int) -> tuple[list[int], bool]:
@@ -292,8 +330,7 @@ def trip_arrive_at_store(*, trip_id: int, driver_id: int, actor: Actor, location
     )
     stops = active_stops(trip)
     pending = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
-    _move_orders(pending, to=ORDER["at_store"], actor=actor, location=location)
-    _tell_orders(trip, location=location, stops=stops)
+    _move_and_tell(trip, pending, to=ORDER["at_store"], actor=actor, stops=stops, location=location)
     return trip
 
 
@@ -340,8 +377,9 @@ def trip_confirm_pickup(
         location=location,
         fields={"picked_up_at": clock.now()},
     )
-    _move_orders(order_ids, to=ORDER["picked_up"], actor=actor, location=location)
-    _tell_orders(trip, location=location, stops=stops)
+    _move_and_tell(
+        trip, order_ids, to=ORDER["picked_up"], actor=actor, stops=stops, location=location
+    )
     return trip
 
 

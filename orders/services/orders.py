@@ -307,13 +307,19 @@ def _lock_for_merchant(merchant: Merchant, public_id: object) -> Order:
 
 
 def _orders_transition(
-    orders: list[Order], *, to: str, actor: Actor, note: str = "", location: Point | None = None
+    orders: list[Order],
+    *,
+    to: str,
+    actor: Actor,
+    note: str = "",
+    location: Point | None = None,
+    also: dict[str, Any] | None = None,
 ) -> None:
     """The only writer of Order.status: every order moves to `to`, or none does.
 
     The caller holds the row locks. Set-based: one UPDATE, one insert of events, one of
     webhook events and one of their deliveries, however many orders move together (a dispatch
-    round moves hundreds at once).
+    round moves hundreds at once). `also`: other columns the same UPDATE sets (not status).
     """
     for order in orders:
         if not order.can_transition_to(to):
@@ -329,6 +335,7 @@ def _orders_transition(
     update: dict[str, Any] = {"status": to, "status_changed_at": now, "updated_at": now}
     if to == Order.Status.CANCELLED:
         update["cancel_reason"] = note[:300]
+    update = {**(also or {}), **update}
     events = [
         _event(
             order,
@@ -410,12 +417,15 @@ def order_transition_many(
     location: Point | None = None,
     expected_from: frozenset[str] | None = None,
     savepoint: bool = True,
+    courier: "Courier | None" = None,
 ) -> list[Order]:
     """Move several orders at once (a trip's orders); all or none. Locks in id order.
 
     Atomic. Inside a caller's transaction it is a savepoint, unless the caller passes
     `savepoint=False` because whatever fails here fails its whole transaction (it catches
-    nothing): dispatch's trip steps, which save two round trips per move that way.
+    nothing): dispatch's trip steps, which save two round trips per move that way. A
+    `courier` snapshot is written by the move's own UPDATE (as order_courier_update would,
+    without its round trip), so the move's webhook already shows the driver.
     """
     with transaction.atomic(savepoint=savepoint):
         return _transition_many(
@@ -425,6 +435,7 @@ def order_transition_many(
             note=note,
             location=location,
             expected_from=expected_from,
+            also=_courier_fields(courier) if courier is not None else {},
         )
 
 
@@ -436,6 +447,7 @@ def _transition_many(
     note: str,
     location: Point | None,
     expected_from: frozenset[str] | None,
+    also: dict[str, Any],
 ) -> list[Order]:
     ids = sorted(set(order_ids))
     if to == Order.Status.OFFERED:  # only from ready: dispatch's churn, no webhook to build
@@ -451,7 +463,7 @@ def _transition_many(
                 current_status=order.status,
                 extra={"order_id": str(order.public_id)},
             )
-    _orders_transition(orders, to=to, actor=actor, note=note, location=location)
+    _orders_transition(orders, to=to, actor=actor, note=note, location=location, also=also)
     return orders
 
 
@@ -578,6 +590,11 @@ def order_courier_update(*, order_ids: list[int], courier: Courier | None) -> in
     """
     if not order_ids:
         return 0
+    return sql.update_orders(order_ids, _courier_fields(courier))
+
+
+def _courier_fields(courier: Courier | None) -> dict[str, Any]:
+    """The order columns a courier snapshot sets (None: nobody carries the order now)."""
     c = courier or Courier()
     fields: dict[str, Any] = {
         "courier_lat": c.lat,
@@ -591,4 +608,4 @@ def order_courier_update(*, order_ids: list[int], courier: Courier | None) -> in
     if courier is not None and c.lat is None:
         for name in ("courier_lat", "courier_lng", "courier_located_at"):
             fields.pop(name)
-    return sql.update_orders(order_ids, fields)
+    return fields
