@@ -23,6 +23,7 @@ from drivers.models import (
 )
 from drivers.screening import ScreeningEvent
 from spark.lib import clock
+from spark.lib import sql as lib_sql
 from spark.lib.errors import NotFound
 
 DEFAULT_CAPACITY_UNITS = Vehicle.DEFAULT_CAPACITY[Vehicle.Type.CAR]
@@ -46,16 +47,6 @@ class DriverDispatchProfile:
 
 
 # --- Eligibility (dispatch) ---------------------------------------------------------------
-
-
-def _marks(n: int) -> str:
-    return ", ".join(["%s"] * n)
-
-
-def _fetch(sql: str, params: list[Any]) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def _valid_documents(today: date) -> Q:
@@ -86,13 +77,13 @@ def driver_list_eligible(*, ids: Iterable[int]) -> list[int]:
     sql = (
         f"SELECT doc.driver_id FROM {Document._meta.db_table} doc"  # noqa: S608
         f" INNER JOIN {Driver._meta.db_table} d ON d.id = doc.driver_id"
-        f" WHERE doc.driver_id IN ({_marks(len(ids))}) AND d.status = %s"
+        f" WHERE doc.driver_id IN ({lib_sql.marks(len(ids))}) AND d.status = %s"
         " AND doc.is_current = %s AND doc.status = %s AND doc.expires_on >= %s"
-        f" AND doc.kind IN ({_marks(len(kinds))})"
+        f" AND doc.kind IN ({lib_sql.marks(len(kinds))})"
         " GROUP BY doc.driver_id HAVING COUNT(DISTINCT doc.kind) = %s ORDER BY doc.driver_id"
     )
     params = [*ids, Driver.Status.APPROVED, True, Document.Status.APPROVED, today, *kinds]
-    return [driver_id for (driver_id,) in _fetch(sql, [*params, len(kinds)])]
+    return [driver_id for (driver_id,) in lib_sql.fetch(sql, [*params, len(kinds)])]
 
 
 def _profile(driver: Driver) -> DriverDispatchProfile:
@@ -124,9 +115,9 @@ def driver_list_dispatch_profiles(*, ids: Iterable[int]) -> list[DriverDispatchP
         "SELECT d.id, d.home_market_id, d.is_21_plus, d.no_alcohol, d.max_pickup_km,"  # noqa: S608
         f" d.min_pay_cents_per_mile, v.cargo_capacity_units FROM {Driver._meta.db_table} d"
         f" LEFT OUTER JOIN {Vehicle._meta.db_table} v ON v.driver_id = d.id"
-        f" WHERE d.id IN ({_marks(len(ids))}) ORDER BY d.id"
+        f" WHERE d.id IN ({lib_sql.marks(len(ids))}) ORDER BY d.id"
     )
-    rows = _fetch(sql, ids)
+    rows = lib_sql.fetch(sql, ids)
     return [
         DriverDispatchProfile(
             id=driver_id,
@@ -164,7 +155,7 @@ def driver_courier_card(*, driver_id: int) -> tuple[str, str]:
         f" INNER JOIN {user_table} u ON u.id = d.user_id"
         f" LEFT OUTER JOIN {Vehicle._meta.db_table} v ON v.driver_id = d.id WHERE d.id = %s"
     )
-    rows = _fetch(sql, [driver_id])
+    rows = lib_sql.fetch(sql, [driver_id])
     if not rows:
         raise NotFound("No such driver.")
     first_name, make, model = rows[0]

@@ -77,19 +77,13 @@ def order_list_by_ids(*, ids: list[int]) -> QuerySet[Order]:
 # SQL of a few columns, as orders/services/sql.py writes the lifecycle's statements.
 
 
-def _fetch(sql: str, params: list[object]) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
-
-
 def _by_id(column: str, ids: Iterable[int]) -> dict[int, Any]:
     ids = list(ids)
     if not ids:
         return {}
     marks = ", ".join(["%s"] * len(ids))
     table = Order._meta.db_table
-    return dict(_fetch(f"SELECT id, {column} FROM {table} WHERE id IN ({marks})", ids))  # noqa: S608
+    return dict(lib_sql.fetch(f"SELECT id, {column} FROM {table} WHERE id IN ({marks})", ids))  # noqa: S608
 
 
 def order_statuses(*, ids: Iterable[int]) -> dict[int, str]:
@@ -114,7 +108,7 @@ class DropoffRequirements:
 
 
 def order_dropoff_requirements(*, order_id: int) -> DropoffRequirements:
-    rows = _fetch(
+    rows = lib_sql.fetch(
         "SELECT status, signature_required, pin_required, dropoff_pin, contains_alcohol"  # noqa: S608
         f" FROM {Order._meta.db_table} WHERE id = %s",
         [order_id],
@@ -165,7 +159,7 @@ def _dispatch_orders(where: str, params: list[object]) -> list[DispatchOrder]:
         f" INNER JOIN {Store._meta.db_table} s ON s.id = o.store_id WHERE {where} ORDER BY o.id"
     )
     out = []
-    for row in _fetch(sql, params):
+    for row in lib_sql.fetch(sql, params):
         (id_, public_id, store_id, lat, lng, name, address, d_lat, d_lng, items) = row[:10]
         tip_cents, alcohol, ready_at, window_start, window_end = row[10:]
         out.append(
@@ -246,7 +240,7 @@ def market_get(*, market_id: int) -> Market:
 def market_average_speed_kmh(*, market_id: int) -> float:
     """The market's ETA speed alone (a courier's pickup ETA needs nothing else)."""
     table = Market._meta.db_table
-    rows = _fetch(f"SELECT average_speed_kmh FROM {table} WHERE id = %s", [market_id])  # noqa: S608
+    rows = lib_sql.fetch(f"SELECT average_speed_kmh FROM {table} WHERE id = %s", [market_id])  # noqa: S608
     if not rows:
         raise NotFound("No such market.")
     return rows[0][0]
