@@ -94,13 +94,7 @@ def build_trips(
     flat = [route for store_routes in routes for route in store_routes]
     _check_partition(problems, routes)
     store, flat, km, times = keep_routes_that_pay(problems, store, flat)
-    contexts = [
-        _PlanContext(p, group, now) for p, group in zip(problems.problems, groups, strict=True)
-    ]
-    return [
-        contexts[s].plan(route, route_km, t, None)
-        for s, route, route_km, t in zip(store, flat, km, times, strict=True)
-    ]
+    return _plans(problems, groups, store, flat, km, times, now)
 
 
 def orders_to_hold(
@@ -168,9 +162,9 @@ def plan_trip(
     # the caller decided the batch: no stop or capacity limit applies to its ordering
     problem = replace(problem, max_stops=problem.n, capacity_units=int(problem.size.sum()))
     ordered, km, _, times = best_orders(problem.as_set, [0], [tuple(range(len(orders)))])
-    return _PlanContext(problem, orders, now).plan(
-        ordered[0], float(km[0]), times[0], trip.pay_cents
-    )
+    return _plans(problem.as_set, [orders], [0], ordered, km.tolist(), times, now, trip.pay_cents)[
+        0
+    ]
 
 
 def store_problem(
@@ -207,49 +201,47 @@ def _check_partition(problems: ProblemSet, routes: list[list[Route]]) -> None:
             raise ValueError("a route solver must return every order exactly once")
 
 
-class _PlanContext:
-    """A store's matrices as Python lists: building a plan is then plain Python (~5 us)."""
-
-    def __init__(self, problem: RoutingProblem, orders: Sequence[OrderIn], now: float) -> None:
-        self.orders = orders
-        self.now = now
-        self.km = problem.km.tolist()
-        self.secs = problem.secs.tolist()
-        self.release = problem.release_s.tolist()
-        self.depart_min = problem.depart_min_s
-        self.handoff_pickup = problem.handoff_pickup_s
-        self.handoff_dropoff = problem.handoff_dropoff_s
-
-    def plan(
-        self, route: Route, route_km: float, times: list[float], pay_cents: int | None
-    ) -> TripPlan:
-        ordered = tuple(self.orders[i] for i in route)
-        nodes = [0] + [i + 1 for i in route]
+def _plans(
+    problems: ProblemSet,
+    groups: Sequence[Sequence[OrderIn]],
+    store: list[int],
+    routes: list[Route],
+    route_km: list[float],
+    times: list[list[float]],
+    now: float,
+    pay_cents: int | None = None,
+) -> list[TripPlan]:
+    """TripPlans for routes (each of store `store[i]`'s orders `groups[store[i]]`), with the
+    legs of all of them read from the matrices in one pass."""
+    leg_km, leg_s = problems.legs(store, routes)
+    out = []
+    for s, route, km, t, legs, secs in zip(
+        store, routes, route_km, times, leg_km, leg_s, strict=True
+    ):
+        problem, orders = problems.problems[s], groups[s]
+        ordered = tuple(orders[i] for i in route)
         stops = tuple(
-            Stop(
-                o.id,
-                o.dropoff_lat,
-                o.dropoff_lng,
-                leg_km=self.km[a][b],
-                leg_s=self.secs[a][b],
-                eta_at=self.now + at,
-            )
-            for o, a, b, at in zip(ordered, nodes[:-1], nodes[1:], times, strict=True)
+            Stop(o.id, o.dropoff_lat, o.dropoff_lng, leg_km=k, leg_s=d, eta_at=now + at)
+            for o, k, d, at in zip(ordered, legs, secs, t, strict=True)
         )
-        depart = max(self.depart_min, *(self.release[i] for i in route)) + self.handoff_pickup
+        release = (o.ready_at - now for o in ordered)
+        depart = max(problem.depart_min_s, *release) + problem.handoff_pickup_s
         first = ordered[0]
-        return TripPlan(
-            key=trip_key(first.store_id, (o.id for o in ordered)),
-            store_id=first.store_id,
-            pickup_lat=first.pickup_lat,
-            pickup_lng=first.pickup_lng,
-            orders=ordered,
-            stops=stops,
-            route_km=route_km,
-            route_s=times[-1] + self.handoff_dropoff - depart,
-            ready_at=max(o.ready_at for o in ordered),
-            departs_at=self.now + depart,
-            pay_cents=sum(o.pay_cents for o in ordered) if pay_cents is None else pay_cents,
-            size_units=sum(o.size_units for o in ordered),
-            contains_alcohol=any(o.contains_alcohol for o in ordered),
+        out.append(
+            TripPlan(
+                key=trip_key(first.store_id, (o.id for o in ordered)),
+                store_id=first.store_id,
+                pickup_lat=first.pickup_lat,
+                pickup_lng=first.pickup_lng,
+                orders=ordered,
+                stops=stops,
+                route_km=km,
+                route_s=t[-1] + problem.handoff_dropoff_s - depart,
+                ready_at=max(o.ready_at for o in ordered),
+                departs_at=now + depart,
+                pay_cents=sum(o.pay_cents for o in ordered) if pay_cents is None else pay_cents,
+                size_units=sum(o.size_units for o in ordered),
+                contains_alcohol=any(o.contains_alcohol for o in ordered),
+            )
         )
+    return out

@@ -5,8 +5,14 @@ Per store, every order starts as its own route. At each step the store makes the
 largest saving
     saving = fixed_km + km(order alone) - (km(route with order) - km(route)),
 as long as the saving is positive and every window of the new route holds; then it re-prices
-insertions into the route it just changed. All stores step in lockstep, so each step costs one
-vectorised evaluation for every store at once (see routing.ProblemSet).
+insertions into the route it just changed.
+
+All stores step in lockstep, and a step is a fixed number of numpy operations whatever the
+number of stores: the stores' saving matrices lie end to end in one flat array (store s's n x n
+block at `base[s]`, entry r * n + o: order o inserted into the route that order r started), and
+the orders' state (alone or not, route, route km) in flat arrays indexed by `start[s] + i`. A
+round of a thousand orders over fifty stores therefore costs a few dozen vectorised steps, not
+a Python loop per store per step (see routing.ProblemSet for the route evaluation).
 """
 
 from __future__ import annotations
@@ -25,107 +31,140 @@ class InsertionSolver:
         return self.solve_many(problem.as_set)[0]
 
     def solve_many(self, problems: ProblemSet) -> list[list[Route]]:
-        states = [_StoreState(problems, s) for s in range(len(problems.problems))]
-        _price_pairs(problems, [st for st in states if st.active])
-        active = [st for st in states if st.active]
-        while active:
-            refresh = [(st, r) for st in active if (r := st.merge_best()) is not None]
-            _price_insertions(problems, refresh)
-            active = [st for st in active if st.active]
-        return [st.result() for st in states]
+        state = _Insertions(problems)
+        while (refresh := state.merge_best()) is not None:
+            state.price_insertions(refresh)
+        return state.result()
 
 
-class _StoreState:
-    """One store's routes and the saving of every (route, lone order) insertion."""
+def _segments(counts: IntArray) -> tuple[IntArray, IntArray]:
+    """For segments of the given lengths laid end to end: each element's segment and its
+    index inside the segment."""
+    which = np.repeat(np.arange(len(counts)), counts)
+    starts = np.cumsum(counts) - counts
+    return which, np.arange(int(counts.sum())) - starts[which]
 
-    def __init__(self, problems: ProblemSet, s: int) -> None:
-        self.store = s
-        self.n = int(problems.n1[s]) - 1
-        self.max_stops = int(problems.max_stops[s])
-        self.fixed_km = float(problems.fixed_km[s])
-        single_km, single_ok = problems.store_singles(s)
-        self.single_km = single_km
+
+class _Insertions:
+    """Every store's routes and the saving of every (route, lone order) insertion."""
+
+    def __init__(self, problems: ProblemSet) -> None:
+        self.problems = problems
+        n = (problems.n1 - 1).astype(np.int64)
+        self.n = n
+        self.start = np.cumsum(n) - n  # first order of each store in the flat order arrays
+        self.base = np.cumsum(n * n) - n * n  # first saving of each store
+        self.store_of = np.repeat(np.arange(len(n)), n)
+        self.single_km, single_ok = problems.singles
         self.free = single_ok.copy()  # alone, and on time when alone
-        self.routes: dict[int, list[int]] = {i: [i] for i in range(self.n)}
-        self.route_km = dict(enumerate(single_km.tolist()))
-        self.gain = np.full((self.n, self.n), -np.inf)
-        self.pos = np.zeros((self.n, self.n), dtype=np.int64)
-        self.active = self.n >= 2 and self.max_stops >= 2 and int(self.free.sum()) >= 2
+        width = int(problems.max_stops.max(initial=1))
+        self.routes = np.full((int(n.sum()), max(width, 1)), -1, dtype=np.int64)
+        self.routes[:, 0] = np.arange(int(n.sum())) - self.start[self.store_of]
+        self.length = np.ones(int(n.sum()), dtype=np.int64)  # 0: merged into another route
+        self.route_km = self.single_km.copy()
+        free_count = np.add.reduceat(self.free.astype(np.int64), self.start) if len(n) else n
+        active = (n >= 2) & (problems.max_stops >= 2) & (free_count >= 2)
+        self.gain = np.full(int((n * n).sum()), -np.inf)
+        self.pos = np.zeros(len(self.gain), dtype=np.int64)
+        self._price_pairs(np.flatnonzero(active))
 
-    def merge_best(self) -> int | None:
-        """Make the best insertion; the route to re-price, if any."""
-        r, o = divmod(int(np.argmax(self.gain)), self.n)
-        gain = float(self.gain[r, o])
-        if not gain > EPS_KM:
-            self.active = False
+    def _price_pairs(self, stores: IntArray) -> None:
+        """Savings of joining two lone orders, for all the given stores in one evaluation."""
+        if not len(stores):
+            return
+        n = self.n[stores]
+        block, local = _segments(n * n)
+        s, size = stores[block], n[block]
+        i, j = np.divmod(local, size)
+        km, ok, _ = self.problems.evaluate(s, np.column_stack([i, j]))
+        pair = np.where(ok & (i != j), km, np.inf)  # i -> j, as its own trip
+        mirrored = pair[np.repeat(np.cumsum(n * n) - n * n, n * n) + j * size + i]  # j -> i
+        best = np.minimum(pair, mirrored)
+        fi, fj = self.free[self.start[s] + i], self.free[self.start[s] + j]
+        usable = fi & fj & np.isfinite(best)
+        single_i, single_j = self.single_km[self.start[s] + i], self.single_km[self.start[s] + j]
+        saving = self.problems.fixed_km[s] + single_i + single_j - best
+        at = self.base[s] + local
+        self.gain[at] = np.where(usable, saving, -np.inf)
+        self.pos[at] = (pair <= mirrored).astype(np.int64)  # 1: j goes after i
+
+    def merge_best(self) -> tuple[IntArray, IntArray] | None:
+        """Each store makes its best insertion; (stores, routes) to re-price, None when no
+        store has one left."""
+        if not len(self.gain):
             return None
-        self.routes[r].insert(int(self.pos[r, o]), o)
-        self.route_km[r] += self.fixed_km + float(self.single_km[o]) - gain
-        del self.routes[o]
+        sizes = self.n * self.n
+        has = sizes > 0
+        best = np.full(len(sizes), -np.inf)
+        best[has] = np.maximum.reduceat(self.gain, self.base[has])
+        stores = np.flatnonzero(best > EPS_KM)
+        if not len(stores):
+            return None
+        hits = np.flatnonzero(self.gain == np.repeat(best, sizes))
+        first = hits[np.searchsorted(hits, self.base[stores])]  # ties: the first, row-major
+        n = self.n[stores]
+        r, o = np.divmod(first - self.base[stores], n)
+        at = self.pos[first]
+        gain = self.gain[first]
+        route, alone = self.start[stores] + r, self.start[stores] + o
+        old = self.routes[route]
+        cols = np.arange(old.shape[1])[None, :]
+        shifted = np.concatenate([old[:, :1], old[:, :-1]], axis=1)
+        new = np.where(cols < at[:, None], old, np.where(cols == at[:, None], o[:, None], shifted))
+        self.routes[route] = new
+        self.length[route] += 1
+        self.length[alone] = 0
+        self.route_km[route] += self.problems.fixed_km[stores] + self.single_km[alone] - gain
         # o now rides in r, and r is no longer alone, so neither can be inserted anywhere
-        self.free[r] = self.free[o] = False
-        self.gain[r] = self.gain[o] = self.gain[:, r] = self.gain[:, o] = -np.inf
-        if not self.free.any():
-            self.active = False
-            return None
-        return r if len(self.routes[r]) < self.max_stops else None
+        self.free[route] = self.free[alone] = False
+        which, k = _segments(n)
+        row_base = self.base[stores][which]
+        size = n[which]
+        for v in (r, o):
+            self.gain[row_base + v[which] * size + k] = -np.inf  # v's row
+            self.gain[row_base + k * size + v[which]] = -np.inf  # v's column
+        room = self.length[route] < self.problems.max_stops[stores]
+        return stores[room], route[room]
 
-    def result(self) -> list[Route]:
-        return [tuple(seq) for seq in self.routes.values()]
-
-
-def _price_pairs(problems: ProblemSet, states: list[_StoreState]) -> None:
-    """Savings of joining two lone orders, for every store in one evaluation."""
-    if not states:
-        return
-    firsts, seconds, stores = [], [], []
-    for st in states:
-        ii, jj = np.divmod(np.arange(st.n * st.n), st.n)
-        firsts.append(ii)
-        seconds.append(jj)
-        stores.append(np.full(st.n * st.n, st.store))
-    seqs = np.column_stack([np.concatenate(firsts), np.concatenate(seconds)])
-    km, ok, _ = problems.evaluate(np.concatenate(stores), seqs)
-    km = np.where(ok, km, np.inf)
-    start = 0
-    for st in states:
-        pair = km[start : start + st.n * st.n].reshape(st.n, st.n)  # store -> i -> j
-        start += st.n * st.n
-        np.fill_diagonal(pair, np.inf)
-        best = np.minimum(pair, pair.T)
-        usable = st.free[:, None] & st.free[None, :] & np.isfinite(best)
-        saving = st.fixed_km + st.single_km[:, None] + st.single_km[None, :] - best
-        st.gain = np.where(usable, saving, -np.inf)
-        st.pos = (pair <= pair.T).astype(np.int64)  # 1: j goes after i
-
-
-def _price_insertions(problems: ProblemSet, refresh: list[tuple[_StoreState, int]]) -> None:
-    """Re-price inserting each lone order into each changed route, grouped by route length."""
-    by_length: dict[int, list[tuple[_StoreState, int, IntArray]]] = {}
-    for st, r in refresh:
-        by_length.setdefault(len(st.routes[r]), []).append((st, r, np.flatnonzero(st.free)))
-    for length, jobs in by_length.items():
-        seqs = np.concatenate([_insertions(st.routes[r], c) for st, r, c in jobs])
-        stores = np.concatenate([np.full(len(c) * (length + 1), st.store) for st, _, c in jobs])
-        km, ok, _ = problems.evaluate(stores, seqs)
-        km = np.where(ok, km, np.inf)
-        start = 0
-        for st, r, cands in jobs:
-            block = km[start : start + len(cands) * (length + 1)].reshape(len(cands), length + 1)
-            start += len(cands) * (length + 1)
+    def price_insertions(self, refresh: tuple[IntArray, IntArray]) -> None:
+        """Re-price inserting each lone order into each changed route, grouped by length."""
+        stores, routes = refresh
+        if not len(stores):
+            return
+        slot = np.full(len(self.n), -1, dtype=np.int64)
+        slot[stores] = np.arange(len(stores))
+        alone = np.flatnonzero(self.free)
+        alone = alone[slot[self.store_of[alone]] >= 0]
+        job = slot[self.store_of[alone]]
+        lengths = self.length[routes][job]
+        for length in np.unique(lengths).tolist():
+            pick = lengths == length
+            cand, j = alone[pick], job[pick]
+            s, route = stores[j], routes[j]
+            local = cand - self.start[s]
+            seqs = _insertions(self.routes[route, :length], local)
+            km, ok, _ = self.problems.evaluate(np.repeat(s, length + 1), seqs)
+            block = np.where(ok, km, np.inf).reshape(len(cand), length + 1)
             best_pos = np.argmin(block, axis=1)
-            added = block[np.arange(len(cands)), best_pos] - st.route_km[r]
-            saving = st.fixed_km + st.single_km[cands] - added
-            st.gain[r, cands] = np.where(np.isfinite(added), saving, -np.inf)
-            st.pos[r, cands] = best_pos
+            added = block[np.arange(len(cand)), best_pos] - self.route_km[route]
+            saving = self.problems.fixed_km[s] + self.single_km[cand] - added
+            at = self.base[s] + (route - self.start[s]) * self.n[s] + local
+            self.gain[at] = np.where(np.isfinite(added), saving, -np.inf)
+            self.pos[at] = best_pos
+
+    def result(self) -> list[list[Route]]:
+        out: list[list[Route]] = [[] for _ in self.n]
+        for i in np.flatnonzero(self.length).tolist():
+            out[self.store_of[i]].append(tuple(self.routes[i, : self.length[i]].tolist()))
+        return out
 
 
-def _insertions(route: list[int], cands: IntArray) -> IntArray:
-    """(len(cands) * (L + 1), L + 1): each candidate at each position of the route."""
-    length = len(route)
-    seqs = np.empty((len(cands), length + 1, length + 1), dtype=np.int64)
+def _insertions(routes: IntArray, cands: IntArray) -> IntArray:
+    """(len(cands) * (L + 1), L + 1): each candidate at each position of its route (K, L)."""
+    count, length = routes.shape
+    seqs = np.empty((count, length + 1, length + 1), dtype=np.int64)
     for p in range(length + 1):
-        seqs[:, p, :p] = route[:p]
+        seqs[:, p, :p] = routes[:, :p]
         seqs[:, p, p] = cands
-        seqs[:, p, p + 1 :] = route[p:]
+        seqs[:, p, p + 1 :] = routes[:, p:]
     return seqs.reshape(-1, length + 1)

@@ -101,26 +101,60 @@ class ProblemSet:
         """Km, feasibility and service times of routes (R, L) of orders of stores (R,).
 
         Service at stop j is t_j = max(t_(j-1) + handoff + drive_j, window_start_j); with C_j the
-        drive and hand-offs up to j, t_j - C_j is a running maximum: one numpy accumulate.
+        drive and hand-offs up to j, t_j - C_j is a running maximum. Routes are short and many,
+        so the work goes column by column (stop j of every route at once): numpy reductions
+        along a short last axis cost several times more than the same adds over whole columns.
         """
-        local = seqs + 1
-        count, length = local.shape
-        nodes = self.node_base[store][:, None] + local
-        legs = np.empty_like(local)
-        base = self.flat_base[store]
-        legs[:, 0] = base + local[:, 0]
-        legs[:, 1:] = (base + local[:, :-1].T * self.n1[store]).T + local[:, 1:]
-        km = self.km_flat[legs].sum(axis=1)
-        reach = np.cumsum(self.secs_flat[legs], axis=1)
-        reach[:, 1:] += np.outer(self.handoff[store], np.arange(1, length))
-        start = np.maximum(self.release[nodes].max(axis=1), self.depart_min[store])
+        stops = (seqs + 1).T  # (L, R): node of stop j of each route
+        length, count = stops.shape
+        n1, base = self.n1[store], self.flat_base[store]
+        nodes = self.node_base[store] + stops
+        legs = np.empty_like(stops)
+        legs[0] = base + stops[0]
+        legs[1:] = base + stops[:-1] * n1 + stops[1:]
+        leg_km, leg_s = self.km_flat[legs], self.secs_flat[legs]
+        release, window_start = self.release[nodes], self.window_start[nodes]
+        window_end, size = self.window_end[nodes], self.size[nodes]
+        handoff = self.handoff[store]
+        km, reach, load = leg_km[0].copy(), leg_s[0].copy(), size[0].copy()
+        start = np.maximum(release[0], self.depart_min[store])
+        for j in range(1, length):
+            km += leg_km[j]
+            load += size[j]
+            np.maximum(start, release[j], out=start)
         start += self.handoff_pickup[store]
-        slack = np.concatenate([start[:, None], self.window_start[nodes] - reach], axis=1)
-        times = np.maximum.accumulate(slack, axis=1)[:, 1:] + reach
-        ok = (times <= self.window_end[nodes] + _EPS_S).all(axis=1)
-        ok &= self.size[nodes].sum(axis=1) <= self.capacity[store]
+        times = np.empty((length, count))
+        ok = load <= self.capacity[store]
         ok &= length <= self.max_stops[store]
-        return km, ok, times
+        latest = start
+        for j in range(length):
+            if j:
+                reach = reach + leg_s[j]
+                arrive = reach + handoff * j
+            else:
+                arrive = reach
+            latest = np.maximum(latest, window_start[j] - arrive)
+            times[j] = latest + arrive
+            ok &= times[j] <= window_end[j] + _EPS_S
+        return km, ok, times.T
+
+    def legs(
+        self, store: Sequence[int], routes: Sequence[Route]
+    ) -> tuple[list[list[float]], list[list[float]]]:
+        """Km and drive seconds of each route's legs (store to first stop, then stop to stop)."""
+        counts = [len(r) for r in routes]
+        nodes = np.fromiter(itertools.chain.from_iterable(routes), np.int64, sum(counts)) + 1
+        ends = np.cumsum(np.asarray(counts, dtype=np.int64))
+        prev = np.empty_like(nodes)
+        prev[1:] = nodes[:-1]
+        prev[ends[:-1]] = 0
+        prev[:1] = 0
+        s = np.repeat(np.asarray(store, dtype=np.int64), counts)
+        at = self.flat_base[s] + prev * self.n1[s] + nodes
+        km, secs = self.km_flat[at].tolist(), self.secs_flat[at].tolist()
+        stops = ends.tolist()
+        bounds = list(zip([0, *stops][:-1], stops, strict=True))
+        return [km[a:b] for a, b in bounds], [secs[a:b] for a, b in bounds]
 
     @cached_property
     def singles(self) -> tuple[FloatArray, BoolArray]:
@@ -193,26 +227,29 @@ def keep_routes_that_pay(
     """Routes in their best order, with km and service times; a batch that is late or saves
     no km against its orders as single trips is split into singles."""
     ordered, km, ok, times = best_orders(problems, store, routes)
-    keep_store, keep, keep_km, keep_times = [], [], [], []
+    counts = np.fromiter(map(len, ordered), np.int64, len(ordered))
+    members = np.fromiter(itertools.chain.from_iterable(ordered), np.int64, int(counts.sum()))
+    owner = np.repeat(np.asarray(store, dtype=np.int64), counts)
+    alone_km = problems.singles[0][problems.order_base[owner] + members]
+    starts = np.cumsum(counts) - counts
+    fixed = problems.fixed_km[np.asarray(store, dtype=np.int64)]
+    separate = np.add.reduceat(alone_km, starts) + fixed * counts if len(starts) else fixed
+    pays = (counts == 1) | (ok & (fixed + km < separate - EPS_KM))
+    keep = np.flatnonzero(pays).tolist()
+    keep_store = [store[i] for i in keep]
+    keep_routes = [ordered[i] for i in keep]
+    keep_km, keep_times = km[keep].tolist(), [times[i] for i in keep]
     split_store, split = [], []
-    for s, route, route_km, feasible, t in zip(
-        store, ordered, km.tolist(), ok.tolist(), times, strict=True
-    ):
-        single_km, _ = problems.store_singles(s)
-        fixed = float(problems.fixed_km[s])
-        separate = float(single_km[list(route)].sum()) + fixed * len(route)
-        if len(route) == 1 or (feasible and fixed + route_km < separate - EPS_KM):
-            keep_store.append(s), keep.append(route), keep_km.append(route_km), keep_times.append(t)
-        else:
-            split_store.extend([s] * len(route))
-            split.extend((i,) for i in route)
+    for i in np.flatnonzero(~pays).tolist():
+        split_store.extend([store[i]] * len(ordered[i]))
+        split.extend((o,) for o in ordered[i])
     if split:
         s_ordered, s_km, _, s_times = best_orders(problems, split_store, split)
         keep_store += split_store
-        keep += s_ordered
+        keep_routes += s_ordered
         keep_km += s_km.tolist()
         keep_times += s_times
-    return keep_store, keep, keep_km, keep_times
+    return keep_store, keep_routes, keep_km, keep_times
 
 
 class PyVRPSolver:
