@@ -18,3 +18,33 @@ def ops_two_factor_check(app_configs: Any = None, **kwargs: Any) -> list[checks.
             id="spark.W001",
         )
     ]
+
+
+@checks.register(checks.Tags.database)
+def autovacuum_check(
+    app_configs: Any = None, databases: Any = None, **kwargs: Any
+) -> list[checks.CheckMessage]:
+    """PostgreSQL without autovacuum keeps the statistics of empty tables: the dispatch round's
+    reads of online drivers and their documents then plan as nested loops (a 29 ms read instead
+    of 3 ms at 500 drivers, measured by the simulator). `manage.py check --database default`."""
+    from django.db import connections
+
+    messages: list[checks.CheckMessage] = []
+    for alias in databases or ():
+        connection = connections[alias]
+        if connection.vendor != "postgresql":
+            continue
+        with connection.cursor() as cursor:
+            cursor.execute("SHOW autovacuum")
+            (setting,) = cursor.fetchone()
+        if setting == "off":
+            messages.append(
+                checks.Warning(
+                    f"PostgreSQL ({alias}) runs with autovacuum off: table statistics go stale"
+                    " and the dispatch rounds' queries turn into nested loops as tables grow.",
+                    hint="Set autovacuum = on in postgresql.conf (the default), or ANALYZE the"
+                    " orders, dispatch and drivers tables on a schedule.",
+                    id="spark.W002",
+                )
+            )
+    return messages

@@ -104,3 +104,19 @@ def test_make_run_keeps_plain_http_and_the_demo_log_in(tmp_path):
     assert values["SECURE_HSTS_SECONDS"] == 0
     assert values["SESSION_COOKIE_SECURE"] is False
     assert values["SPARK_OPS_2FA"] is False
+
+
+@pytest.mark.django_db
+def test_database_check_warns_when_postgresql_runs_without_autovacuum(monkeypatch):
+    from django.db import connection
+
+    from spark.lib.checks import autovacuum_check
+
+    if connection.vendor != "postgresql":
+        pytest.skip("a PostgreSQL setting")
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        (setting,) = cursor.fetchone()
+    messages = autovacuum_check(databases=["default"])
+    assert [m.id for m in messages] == (["spark.W002"] if setting == "off" else [])
+    assert autovacuum_check(databases=None) == []
