@@ -116,7 +116,9 @@ def orders_to_hold(
     """
     if config.hold_max_s <= 0 or config.max_stops_per_trip < 2:
         return set()
-    stores = {o.store_id for o in orders}
+    # Only a store with a ready order young enough to hold can hold anything (plans never mix
+    # stores, and a plan whose ready orders include an older one holds none of them).
+    stores = {o.store_id for o in orders if now - o.ready_at < config.hold_max_s}
     known, fallback = estimates or {}, default_pickup_estimate(config)
     soon = [
         replace(o, ready_at=max(o.ready_at, now) + known.get(o.store_id, fallback).seconds)
