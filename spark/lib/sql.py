@@ -100,6 +100,7 @@ class Rows:
         self.alias = wrapper.alias
         quote = wrapper.ops.quote_name
         self.names = [quote(f.column) for f in self.fields]
+        self._columns: dict[str | None, str] = {}
         self.converters = []
         for i, field in enumerate(self.fields):
             col = field.get_col(model._meta.db_table)
@@ -143,7 +144,11 @@ class Rows:
     def columns(self, alias: str | None = None) -> str:
         """`alias.col1, alias.col2, ...`: every column, in the model's order (unqualified
         without an alias, as RETURNING wants them)."""
-        return ", ".join(f"{alias}.{name}" if alias else name for name in self.names)
+        found = self._columns.get(alias)
+        if found is None:
+            found = ", ".join(f"{alias}.{name}" if alias else name for name in self.names)
+            self._columns[alias] = found
+        return found
 
     def instance(self, row: Sequence[Any], start: int = 0) -> Model:
         """The model instance of len(fields) values of a row, from `start`."""
