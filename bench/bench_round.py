@@ -169,10 +169,9 @@ def _analyze() -> None:
     """After the bulk load, as after any bulk load (and as autovacuum would within a minute on a
     server that has it on): the planner needs the statistics of the drivers, documents and
     orders it just got, or it plans the round's reads as nested loops over empty tables."""
-    from django.db import connection
+    from spark.lib.db import analyze
 
-    with connection.cursor() as c:
-        c.execute("ANALYZE")
+    analyze()
 
 
 def _reset() -> None:

@@ -66,6 +66,9 @@ class _Insertions:
         active = (n >= 2) & (problems.max_stops >= 2) & (free_count >= 2)
         self.gain = np.full(int((n * n).sum()), -np.inf)
         self.pos = np.zeros(len(self.gain), dtype=np.int64)
+        # per step: each store's best saving, spread over its block (empty blocks have none)
+        self.block_of = np.repeat(np.arange(len(n)), n * n)
+        self.has_block = np.flatnonzero(n > 0)
         self._price_pairs(np.flatnonzero(active))
 
     def _price_pairs(self, stores: IntArray) -> None:
@@ -93,14 +96,12 @@ class _Insertions:
         store has one left."""
         if not len(self.gain):
             return None
-        sizes = self.n * self.n
-        has = sizes > 0
-        best = np.full(len(sizes), -np.inf)
-        best[has] = np.maximum.reduceat(self.gain, self.base[has])
+        best = np.full(len(self.n), -np.inf)
+        best[self.has_block] = np.maximum.reduceat(self.gain, self.base[self.has_block])
         stores = np.flatnonzero(best > EPS_KM)
         if not len(stores):
             return None
-        hits = np.flatnonzero(self.gain == np.repeat(best, sizes))
+        hits = np.flatnonzero(self.gain == best[self.block_of])
         first = hits[np.searchsorted(hits, self.base[stores])]  # ties: the first, row-major
         n = self.n[stores]
         r, o = np.divmod(first - self.base[stores], n)

@@ -4,6 +4,9 @@ from typing import Any
 
 from django.conf import settings
 from django.core import checks
+from django.db import connections
+
+from spark.lib.db import autovacuum_off
 
 
 @checks.register(checks.Tags.security, deploy=True)
@@ -27,17 +30,9 @@ def autovacuum_check(
     """PostgreSQL without autovacuum keeps the statistics of empty tables: the dispatch round's
     reads of online drivers and their documents then plan as nested loops (a 29 ms read instead
     of 3 ms at 500 drivers, measured by the simulator). `manage.py check --database default`."""
-    from django.db import connections
-
     messages: list[checks.CheckMessage] = []
     for alias in databases or ():
-        connection = connections[alias]
-        if connection.vendor != "postgresql":
-            continue
-        with connection.cursor() as cursor:
-            cursor.execute("SHOW autovacuum")
-            (setting,) = cursor.fetchone()
-        if setting == "off":
+        if autovacuum_off(connections[alias]):
             messages.append(
                 checks.Warning(
                     f"PostgreSQL ({alias}) runs with autovacuum off: table statistics go stale"

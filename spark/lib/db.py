@@ -4,6 +4,7 @@ import hashlib
 from typing import TypeVar
 
 from django.db import connection
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Model, QuerySet
 
 M = TypeVar("M", bound=Model)
@@ -36,3 +37,24 @@ def try_advisory_xact_lock(name: str) -> bool:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_try_advisory_xact_lock(%s)", [advisory_key(name)])
         return bool(cursor.fetchone()[0])
+
+
+def autovacuum_off(db: BaseDatabaseWrapper = connection) -> bool:
+    """PostgreSQL running with autovacuum switched off: nothing refreshes the planner's
+    statistics as tables grow. False on other databases."""
+    if db.vendor != "postgresql":
+        return False
+    with db.cursor() as cursor:
+        cursor.execute("SHOW autovacuum")
+        (setting,) = cursor.fetchone()
+    return setting == "off"
+
+
+def analyze(*models: type[Model]) -> None:
+    """ANALYZE the models' tables (all tables without any) on PostgreSQL, as after a bulk
+    load; a no-op elsewhere."""
+    if connection.vendor != "postgresql":
+        return
+    tables = ", ".join(model._meta.db_table for model in models)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {tables}".strip())

@@ -35,6 +35,7 @@ from orders import services as order_services
 from payouts import services as payout_services
 from spark.lib import clock
 from spark.lib.actors import Actor
+from spark.lib.db import analyze, autovacuum_off
 from spark.lib.errors import ApplicationError, InvalidTransition
 from spark.lib.geo import Point
 from spark.sim import setup, world
@@ -163,7 +164,7 @@ class Simulation(TripSteps):
             self.agenda.at(d.plan.start_s, self._shift_start, d)
             self.agenda.at(d.plan.end_s, self._shift_end, d)
         self.agenda.at(0.0, self._round)
-        if _autovacuum_off():
+        if autovacuum_off():
             self.agenda.at(ANALYZE_EVERY_S, self._autoanalyze)
 
     def _loop(self) -> None:
@@ -249,12 +250,8 @@ class Simulation(TripSteps):
 
     def _analyze(self) -> None:
         """ANALYZE the day's tables on PostgreSQL (a no-op elsewhere), as after any bulk load."""
-        if connection.vendor != "postgresql":
-            return
         started = time.perf_counter()
-        tables = ", ".join(apps.get_model(label)._meta.db_table for label in ANALYZED_MODELS)
-        with connection.cursor() as cursor:
-            cursor.execute(f"ANALYZE {tables}")
+        analyze(*(apps.get_model(label) for label in ANALYZED_MODELS))
         self.trace.phases_s["analyze"] = self.trace.phases_s.get("analyze", 0.0) + (
             time.perf_counter() - started
         )
@@ -421,15 +418,6 @@ def _in_process() -> Iterator[None]:
     finally:
         app.conf.task_always_eager = eager
         restore()
-
-
-def _autovacuum_off() -> bool:
-    if connection.vendor != "postgresql":
-        return False
-    with connection.cursor() as cursor:
-        cursor.execute("SHOW autovacuum")
-        (setting,) = cursor.fetchone()
-    return setting == "off"
 
 
 def _durability_off() -> Callable[[], None]:
