@@ -455,6 +455,11 @@ def driver_checklist(*, driver: Driver, reminder_days: int = 30) -> Checklist:
     )
 
 
+def driver_home_markets() -> QuerySet[Driver, dict[str, Any]]:
+    """Every driver's id and home market, for set-based reads of other apps."""
+    return Driver.objects.values("id", "home_market_id")
+
+
 def driver_id_bounds(*, parts: int) -> list[int]:
     """The parts - 1 driver ids (ascending) that split all drivers into `parts` id ranges of
     about the same size: [first, b1), [b1, b2), ... [b(parts-1), last]."""

@@ -435,7 +435,9 @@ PAYOUTS_SANDBOX_FAIL_WITH = env.str("SPARK_PAYOUTS_SANDBOX_FAIL_WITH", default="
 PAYOUTS_TAX_THRESHOLD_CENTS = env.int("SPARK_TAX_THRESHOLD_CENTS", default=60000)
 # How far back the earnings sweep looks for completed trips, tip changes and blocks.
 PAYOUTS_SWEEP_LOOKBACK = timedelta(days=env.int("SPARK_PAYOUTS_LOOKBACK_DAYS", default=8))
-PAYOUTS_SUBMIT_CHUNK = 5000
+# Payouts claimed and sent at once; None: as many as the provider sends within the claim's
+# lease (the sandbox 10,000, Stripe a few, one HTTP request after another).
+PAYOUTS_SUBMIT_CHUNK: int | None = None
 # Settlement posts the week's earnings in this many shards of drivers at once (PostgreSQL).
 PAYOUTS_SETTLE_WORKERS = env.int("SPARK_PAYOUTS_SETTLE_WORKERS", default=2)
 # Tests build tables without migrations: install the ledger's triggers after `migrate` too.

@@ -8,7 +8,7 @@ stays pending for the resume sweep, which asks `transfer_find` before sending ag
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Protocol
 
 
@@ -55,6 +55,11 @@ class TransferRecord:
 
 class PayoutProvider(Protocol):
     name: str
+
+    def batch_size(self, *, lease: timedelta) -> int:
+        """How many payouts one worker claims at once: as many as it surely sends, answers
+        included, within `lease` (the claim's lease), so no other worker claims them again."""
+        ...
 
     def transfer_many(self, requests: Sequence[TransferRequest]) -> list[TransferResult]: ...
 

@@ -7,7 +7,7 @@ Every POST carries `Idempotency-Key` (Stripe replays the first answer to a retry
 """
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import requests
@@ -39,6 +39,11 @@ class StripeProvider:
         self.session = session or requests.Session()
         self.session.headers["Authorization"] = f"Bearer {api_key}"
         self.session.headers["Stripe-Version"] = API_VERSION
+
+    def batch_size(self, *, lease: timedelta) -> int:
+        # One HTTP request after another, each up to `timeout`, and a lookup before the
+        # transfer for a payout sent before: two requests per payout within the lease.
+        return max(1, int(lease.total_seconds() // (2 * self.timeout)))
 
     def _request(
         self, method: str, path: str, *, idempotency_key: str = "", **kwargs: Any

@@ -5,7 +5,7 @@ trigger that checks the balance per transaction sees them together. `external_id
 posting the same business event twice fails (callers that retry look the first one up).
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -13,6 +13,7 @@ from django.db import transaction
 from django.db.models import Sum
 
 from drivers import selectors as driver_selectors
+from payouts import _sql
 from payouts.models import Account, Earning, JournalEntry, JournalTransaction
 from spark.lib import clock
 from spark.lib.actors import Actor
@@ -39,32 +40,38 @@ def platform_accounts(*, currency: str) -> dict[str, Account]:
     return {k: platform_account(kind=k, currency=currency) for k in kinds}
 
 
-def driver_accounts_ensure(pairs: Iterable[tuple[int, str]]) -> None:
-    """Open the missing payables for (driver, currency) pairs, settled in the home market."""
-    pairs = set(pairs)
-    if not pairs:
-        return
-    existing = set(
-        Account.objects.filter(
-            kind=Kind.DRIVER_PAYABLE, driver_id__in={d for d, _ in pairs}
-        ).values_list("driver_id", "currency")
-    )
-    missing = sorted(pairs - existing)
-    if not missing:
-        return
-    profiles = driver_selectors.driver_list_dispatch_profiles(ids={d for d, _ in missing})
-    home = {p.id: p.home_market_id for p in profiles}
-    Account.objects.bulk_create(
-        [
-            Account(kind=Kind.DRIVER_PAYABLE, driver_id=d, currency=c, market_id=home.get(d))
-            for d, c in missing
-        ],
-        ignore_conflicts=True,  # a concurrent writer opened it first: same row either way
+def driver_accounts_open(pairs_sql: str, params: Sequence[object] = ()) -> None:
+    """Open the missing payables, in each driver's home market, for the (driver_id, currency)
+    rows of a sub-select: one statement, however many drivers (a settlement's 10,000)."""
+    drivers_sql, driver_params = _sql.compiled(driver_selectors.driver_home_markets())
+    conflict = " ON CONFLICT DO NOTHING" if _sql.is_postgres() else ""
+    insert = "INSERT INTO" if _sql.is_postgres() else "INSERT OR IGNORE INTO"
+    # A concurrent writer that opens the same payable first wins; this one then skips it.
+    # The SQL is built from constants and compiled querysets; values are bound parameters.
+    _sql.execute(
+        f"""
+        {insert} {Account._meta.db_table} (kind, driver_id, market_id, currency, created_at)
+        SELECT %s, p.driver_id, d.home_market_id, p.currency, %s
+        FROM (SELECT DISTINCT q.driver_id, q.currency FROM ({pairs_sql}) q) p
+        LEFT JOIN {drivers_sql} d ON d.id = p.driver_id
+        WHERE NOT EXISTS (SELECT 1 FROM {Account._meta.db_table} a WHERE a.kind = %s
+                          AND a.driver_id = p.driver_id AND a.currency = p.currency)
+        ORDER BY p.driver_id, p.currency{conflict}
+        """,  # noqa: S608
+        [Kind.DRIVER_PAYABLE, clock.now(), *params, *driver_params, Kind.DRIVER_PAYABLE],
     )
 
 
 def driver_account(*, driver_id: int, currency: str) -> Account:
-    driver_accounts_ensure([(driver_id, currency)])
+    account = one_or_none(
+        Account.objects.filter(kind=Kind.DRIVER_PAYABLE, driver_id=driver_id, currency=currency)
+    )
+    if account is not None:
+        return account
+    driver_accounts_open(
+        "SELECT CAST(%s AS bigint) AS driver_id, CAST(%s AS varchar(3)) AS currency",
+        [driver_id, currency],
+    )
     return Account.objects.get(kind=Kind.DRIVER_PAYABLE, driver_id=driver_id, currency=currency)
 
 

@@ -24,6 +24,7 @@ from spark.lib.actors import Actor
 
 RESULTS = "payouts_tmp_result"
 IDS = "payouts_tmp_ids"
+MOVED = "payouts_tmp_moved"
 BACKOFF = (timedelta(minutes=1), timedelta(minutes=5), timedelta(minutes=30), timedelta(hours=2))
 S = Payout.Status
 SYSTEM = Actor.system("payouts")
@@ -43,6 +44,10 @@ def payouts_apply(
     counts: Counter[str] = Counter()
     if not answers:
         return counts
+    # The commit does not wait for the disk. The provider's books are the truth here: if a
+    # crash loses this transaction, its payouts are still pending, and once their lease ends
+    # the next submission asks the provider (same idempotency keys) and applies its answer.
+    _sql.commit_without_waiting()
     now = clock.now()
     _sql.temp_table(
         RESULTS,
@@ -90,23 +95,34 @@ def payouts_apply(
 
 def _move(frm: str, to: str, condition: str, extra: str, actor: Actor = SYSTEM) -> list[int]:
     now = clock.now()
-    rows = _sql.fetchall(
-        f"""
-        UPDATE payouts_payout SET status = %s, status_changed_at = %s, updated_at = %s,
-            locked_until = NULL, {extra}
-        FROM {RESULTS} r
-        WHERE payouts_payout.id = r.payout_id AND payouts_payout.status = %s AND {condition}
-        RETURNING payouts_payout.id, payouts_payout.failure_reason
-        """,
-        [to, now, now, now, frm],
+    moved = sorted(
+        pid
+        for (pid,) in _sql.fetchall(
+            f"""
+            UPDATE payouts_payout SET status = %s, status_changed_at = %s, updated_at = %s,
+                locked_until = NULL, {extra}
+            FROM {RESULTS} r
+            WHERE payouts_payout.id = r.payout_id AND payouts_payout.status = %s AND {condition}
+            RETURNING payouts_payout.id
+            """,
+            [to, now, now, now, frm],
+        )
     )
-    note = (lambda reason: reason or "") if to == S.FAILED else (lambda reason: "")
-    _sql.insert_rows(
-        "payouts_payoutevent",
-        EVENT_COLUMNS,
-        [("payout", pid, pid, frm, to, actor.label, now, note(reason)) for pid, reason in rows],
-    )
-    return sorted(pid for pid, _ in rows)
+    if moved:
+        # One event per payout that moved, written by the database from the ids.
+        _sql.temp_table(MOVED, "id bigint")
+        _sql.insert_rows(MOVED, ("id",), [(pid,) for pid in moved])
+        note = "p.failure_reason" if to == S.FAILED else "''"
+        _sql.execute(
+            f"""
+            INSERT INTO payouts_payoutevent ({", ".join(EVENT_COLUMNS)})
+            SELECT 'payout', p.id, p.id, %s, %s, %s, %s, {note}
+            FROM payouts_payout p JOIN {MOVED} m ON m.id = p.id ORDER BY p.id
+            """,
+            [frm, to, actor.label, now],
+        )
+        _sql.drop(MOVED)
+    return moved
 
 
 def _ledger_moves(ids: list[int], *, kind: str, actor: Actor) -> None:

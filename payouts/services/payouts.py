@@ -258,9 +258,12 @@ def _claim(*, payout_ids: Sequence[int] | None, batch_id: int | None, limit: int
             """,
             [now + LEASE, now, now, *params, limit, now],
         )
-    return [
-        Claimed(r[0], f"payout-{UUID(str(r[1]))}", r[2], r[3], r[4], r[5]) for r in sorted(rows)
-    ]
+    return [Claimed(r[0], f"payout-{_uuid(r[1])}", r[2], r[3], r[4], r[5]) for r in sorted(rows)]
+
+
+def _uuid(value: UUID | str) -> UUID:
+    """A public id as the driver returns it: a UUID (PostgreSQL) or its hex (SQLite)."""
+    return value if isinstance(value, UUID) else UUID(str(value))
 
 
 def _find(provider: PayoutProvider, key: str) -> TransferResult | None:
@@ -308,7 +311,7 @@ def payouts_submit(
     """Send pending payouts (these, a batch's, or every due one) and apply the answers."""
     provider = provider or providers.get_provider()
     counts: Counter[str] = Counter()
-    chunk = settings.PAYOUTS_SUBMIT_CHUNK
+    chunk = settings.PAYOUTS_SUBMIT_CHUNK or provider.batch_size(lease=LEASE)
     while True:
         claimed = _claim(payout_ids=payout_ids, batch_id=batch_id, limit=chunk)
         if not claimed:
