@@ -62,11 +62,14 @@ def payouts_apply(
             for pid, attempts, r in answers
         ],
     )
-    accepted = f"r.status IN ('{TS.PAID}', '{TS.PENDING}')"
-    counts["submitted"] = len(
-        _move(S.PENDING, S.SUBMITTED, accepted, "submitted_at = %s, transfer_id = r.transfer_id")
+    sent = "submitted_at = %s, transfer_id = r.transfer_id"
+    # Paid at once (the usual answer): pending -> submitted -> paid in one UPDATE, two events.
+    paid = _move(
+        S.PENDING, S.PAID, f"r.status = '{TS.PAID}'", f"{sent}, paid_at = %s", via=S.SUBMITTED
     )
-    paid = _move(S.SUBMITTED, S.PAID, f"r.status = '{TS.PAID}'", "paid_at = %s")
+    counts["submitted"] = len(paid)
+    counts["submitted"] += len(_move(S.PENDING, S.SUBMITTED, f"r.status = '{TS.PENDING}'", sent))
+    paid = sorted(paid + _move(S.SUBMITTED, S.PAID, f"r.status = '{TS.PAID}'", "paid_at = %s"))
     _ledger_moves(paid, kind="payout_paid", actor=actor)
     failed = []
     for source in (S.PENDING, S.SUBMITTED):
@@ -93,7 +96,14 @@ def payouts_apply(
     return counts
 
 
-def _move(frm: str, to: str, condition: str, extra: str, actor: Actor = SYSTEM) -> list[int]:
+def _move(
+    frm: str, to: str, condition: str, extra: str, *, via: str | None = None, actor: Actor = SYSTEM
+) -> list[int]:
+    """Move the payouts whose answer meets `condition` from `frm` to `to` (through `via`, each
+    step a legal transition with its own event). `extra`'s placeholders are all `now`."""
+    steps = [(frm, via), (via, to)] if via else [(frm, to)]
+    if not all(b in Payout.TRANSITIONS[a] for a, b in steps):
+        raise ValueError(f"payouts do not move {frm} -> {to}")
     now = clock.now()
     moved = sorted(
         pid
@@ -105,22 +115,23 @@ def _move(frm: str, to: str, condition: str, extra: str, actor: Actor = SYSTEM) 
             WHERE payouts_payout.id = r.payout_id AND payouts_payout.status = %s AND {condition}
             RETURNING payouts_payout.id
             """,
-            [to, now, now, now, frm],
+            [to, now, now, *[now] * extra.count("%s"), frm],
         )
     )
     if moved:
-        # One event per payout that moved, written by the database from the ids.
+        # One event per step of each payout that moved, written by the database from the ids.
         _sql.temp_table(MOVED, "id bigint")
         _sql.insert_rows(MOVED, ("id",), [(pid,) for pid in moved])
-        note = "p.failure_reason" if to == S.FAILED else "''"
-        _sql.execute(
-            f"""
-            INSERT INTO payouts_payoutevent ({", ".join(EVENT_COLUMNS)})
-            SELECT 'payout', p.id, p.id, %s, %s, %s, %s, {note}
-            FROM payouts_payout p JOIN {MOVED} m ON m.id = p.id ORDER BY p.id
-            """,
-            [frm, to, actor.label, now],
-        )
+        for a, b in steps:
+            note = "p.failure_reason" if b == S.FAILED else "''"
+            _sql.execute(
+                f"""
+                INSERT INTO payouts_payoutevent ({", ".join(EVENT_COLUMNS)})
+                SELECT 'payout', p.id, p.id, %s, %s, %s, %s, {note}
+                FROM payouts_payout p JOIN {MOVED} m ON m.id = p.id ORDER BY p.id
+                """,
+                [a, b, actor.label, now],
+            )
         _sql.drop(MOVED)
     return moved
 
