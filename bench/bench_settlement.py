@@ -477,6 +477,17 @@ def main() -> int:
         "rows": after_first,
         "checks": checks,
         "pass": ours_s <= 10 and ratio <= 4 and rss_mib <= 1024 and all(checks.values()),
+        "target": f"settlement of {args.trips:,} delivered trips <= 10 s and <= 4x the same-run "
+        "set-based SQL; RSS <= 1 GiB; an idempotent re-run writes nothing",
+        "measured": f"{ours_s:.2f} s vs SQL {ref_s:.2f} s = {ratio:.2f}x ("
+        + ", ".join(f"{k} {v:.2f} s" for k, v in phases.items())
+        + f"); re-run {again_s:.2f} s, wrote nothing: {checks['rerun_wrote_nothing']}; "
+        f"peak RSS {rss_mib:.0f} MiB; checks "
+        + (
+            "all ok"
+            if all(checks.values())
+            else "FAILED: " + ", ".join(k for k, v in checks.items() if not v)
+        ),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
     }
     print(f"\n## P9 settlement: {args.trips:,} delivered trips, {args.drivers:,} drivers\n")

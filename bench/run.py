@@ -140,12 +140,15 @@ def main() -> None:
     )
     sim = _run_sim(args.smoke, tmp)
     rows = _rows(engine, round_, api, settle) + _extra_rows(race, jobs) + _sim_rows(sim)
-    text = _markdown(rows, smoke=args.smoke) + _sim_section(sim, smoke=args.smoke)
+    goals, sim_text = _markdown(rows, smoke=args.smoke), _sim_section(sim, smoke=args.smoke)
     if not args.smoke:
-        Path(args.out).write_text(text)
-        print(f"wrote {args.out}")
+        out = Path(args.out)
+        text = out.read_text() if out.exists() else ""
+        text = _splice(text, GOALS_START, GOALS_END, goals, first=True)
+        out.write_text(_splice(text, SIM_START, SIM_END, sim_text))
+        print(f"wrote the goals and the simulated day of {out}; the notes around them stay")
     else:
-        print(text)
+        print(goals + sim_text)
     failed = [r for r in rows if r[3] == "FAIL"]
     sys.exit(1 if (args.smoke and any(r[0] in ("P1", "P3") for r in failed)) else 0)
 
@@ -244,9 +247,16 @@ def _rows(
     return rows
 
 
+# The goal table has its own markers too: `make bench` rewrites the two generated sections and
+# keeps everything else on the page (the notes, the load and background-job sections).
+GOALS_START = "<!-- bench_goals:start -->"
+GOALS_END = "<!-- bench_goals:end -->"
+
+
 def _markdown(rows: list[tuple[str, str, str, str]], *, smoke: bool) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
+        GOALS_START,
         "# Spark benchmarks",
         "",
         f"Measured {now} with `make bench` ({'smoke' if smoke else 'full'} run) on {_machine()}.",
@@ -260,9 +270,9 @@ def _markdown(rows: list[tuple[str, str, str, str]], *, smoke: bool) -> str:
         "Reproduce one goal: `python bench/bench_engine.py --size M` (P1, P3-P5),",
         "`python bench/bench_round.py --size M` (P2), `python bench/bench_api.py` (P6-P8),",
         "`python bench/bench_settlement.py` (P9). Each prints its own table; `--json` saves it.",
-        "",
+        GOALS_END,
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 # --- the simulated day (P11; P3 and P4 on the day): bench/bench_sim.py ----------------------
@@ -288,13 +298,20 @@ def _sim_only(smoke: bool, out: Path, tmp: Path, *, saved: str | None = None) ->
         print(section)
         return
     text = out.read_text() if out.exists() else ""
-    if SIM_START in text and SIM_END in text:
-        head, rest = text.split(SIM_START, 1)
-        text = head.rstrip("\n") + "\n\n" + section + rest.split(SIM_END, 1)[1].lstrip("\n")
-    else:
-        text = text.rstrip("\n") + "\n\n" + section
-    out.write_text(text)
+    out.write_text(_splice(text, SIM_START, SIM_END, section))
     print(f"wrote the simulated-day section of {out}")
+
+
+def _splice(text: str, start: str, end: str, section: str, *, first: bool = False) -> str:
+    """`text` with what lies between the markers replaced by `section` (which carries the
+    markers itself); without the markers, the section goes at the top (`first`) or the end."""
+    if start in text and end in text:
+        head, rest = text.split(start, 1)
+        tail = rest.split(end, 1)[1].lstrip("\n")
+        return head.rstrip("\n") + ("\n\n" if head.strip() else "") + section + "\n" + tail
+    if first:
+        return section + "\n" + text
+    return text.rstrip("\n") + "\n\n" + section
 
 
 def _sim_rows(sim: dict | None) -> list[tuple[str, str, str, str]]:
