@@ -5,23 +5,25 @@ import threading
 from datetime import timedelta
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from payouts import selectors, services
+from payouts import _sql, providers, selectors, services
 from payouts.models import (
+    Account,
     Earning,
     JournalEntry,
     JournalTransaction,
     Payout,
     PayoutBatch,
+    PayoutEvent,
     SandboxTransfer,
 )
 from payouts.periods import week_containing
 from payouts.services import earnings as earnings_services
+from payouts.services import ledger, payout_moves, settlement
 from payouts.services import payouts as payout_services
-from payouts.services import settlement
 from spark.lib import clock
 from spark.lib.actors import Actor
 from spark.lib.errors import Conflict, Unprocessable
@@ -290,3 +292,90 @@ def test_sharded_week_posts_every_trip_once_across_driver_ranges(
     services.payout_batch_settle(market_id=market.id, period_start=week.start)
     assert Earning.objects.count() == 10
     assert sum(JournalEntry.objects.values_list("amount_cents", flat=True)) == 0
+
+
+def test_a_transfer_paid_at_once_records_both_steps(city):
+    """The sandbox pays at once: pending -> paid is one UPDATE, and the payout's events still
+    show each legal step, submitted then paid, with the ledger's paid move once."""
+    market, store, _ = city
+    week, people = a_week_of_trips(market, store, drivers=2, trips=1)
+    services.payout_batch_settle(market_id=market.id, period_start=week.start)
+    for payout in Payout.objects.all():
+        assert (payout.status, bool(payout.submitted_at), bool(payout.paid_at)) == (
+            "paid",
+            True,
+            True,
+        )
+        steps = list(
+            PayoutEvent.objects.filter(payout=payout)
+            .order_by("at", "id")
+            .values_list("from_status", "to_status")
+        )
+        assert steps == [("", "pending"), ("pending", "submitted"), ("submitted", "paid")]
+        paid = JournalTransaction.objects.filter(payout=payout, kind="payout_paid")
+        assert paid.count() == 1
+
+
+def test_payouts_move_only_along_legal_steps(city):
+    with pytest.raises(ValueError, match="do not move"):
+        payout_moves._move(Payout.Status.PAID, Payout.Status.PENDING, "TRUE", "updated_at = %s")
+
+
+def test_the_provider_sizes_the_claim_within_its_lease():
+    lease = timedelta(minutes=5)
+    assert providers.SandboxProvider().batch_size(lease=lease) == 10_000
+    stripe = providers.StripeProvider(api_key="sk_test_123", timeout=20)
+    # Two requests per payout (a lookup, then the transfer), each up to the timeout.
+    assert stripe.batch_size(lease=lease) * 2 * 20 <= lease.total_seconds()
+    assert stripe.batch_size(lease=timedelta(seconds=5)) == 1
+
+
+def test_submission_claims_what_the_provider_sends_within_the_lease(city, settings):
+    market, store, _ = city
+    week, people = a_week_of_trips(market, store, drivers=3, trips=1)
+    settings.PAYOUTS_SUBMIT_CHUNK = None
+    claims = []
+
+    class TwoAtATime(providers.SandboxProvider):
+        def batch_size(self, *, lease):
+            return 2
+
+        def transfer_many(self, requests):
+            claims.append(len(requests))
+            return super().transfer_many(requests)
+
+    provider = TwoAtATime()
+    earnings_services.earnings_post(since=week.starts_at, until=week.ends_at, wait=True)
+    batch = settlement._batch_create(market_id=market.id, currency="USD", week=week)
+    services.payouts_submit(batch_id=batch.id, provider=provider)
+    assert claims == [2, 1]
+    assert set(Payout.objects.values_list("status", flat=True)) == {"paid"}
+
+
+def test_driver_payables_open_once_in_the_home_market(city):
+    market, store, _ = city
+    driver = factories.driver(market)
+    pairs = f"SELECT CAST({driver.id} AS bigint) AS driver_id, 'USD' AS currency"
+    ledger.driver_accounts_open(pairs)
+    ledger.driver_accounts_open(pairs)  # already open: nothing new
+    accounts = Account.objects.filter(kind="driver_payable", driver=driver)
+    assert list(accounts.values_list("currency", "market_id")) == [("USD", market.id)]
+    assert ledger.driver_account(driver_id=driver.id, currency="USD") == accounts.get()
+
+
+def _synchronous_commit() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW synchronous_commit")
+        return cursor.fetchone()[0]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_commit_without_waiting_is_this_transactions_only():
+    with transaction.atomic():
+        _sql.commit_without_waiting()
+        assert _synchronous_commit() == "off"
+    assert _synchronous_commit() == "on"  # SET LOCAL: gone with the commit
+    with transaction.atomic(), transaction.atomic():
+        # Inside a caller's transaction, its commit keeps the caller's promise.
+        _sql.commit_without_waiting()
+        assert _synchronous_commit() == "on"
