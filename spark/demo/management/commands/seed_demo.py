@@ -23,6 +23,9 @@ OPS_LOGIN = ("ops", "spark-ops-demo")
 STORE_LOGIN = ("store", "spark-store-demo")
 DEMO_NAMESPACE = uuid.UUID("5a9d1f0e-6c1b-4f2a-9d57-0b1e2c3d4e5f")
 WEEK_HOURS = {d: [["07:00", "23:00"]] for d in ("mon", "tue", "wed", "thu", "fri", "sat", "sun")}
+# The README's walk-through store takes orders around the clock (no hours: always open), so the
+# walk-through works whenever someone tries it; the others keep a grocery's hours.
+WALK_THROUGH_STORE = "Demo Mart Dickerson Pike"
 
 MARKETS = [
     {
@@ -130,7 +133,7 @@ class Command(BaseCommand):
                         "address": address,
                         "lat": lat,
                         "lng": lng,
-                        "opening_hours": WEEK_HOURS,
+                        "opening_hours": {} if name == WALK_THROUGH_STORE else WEEK_HOURS,
                         "pickup_instructions": "Park in the pickup bays by the grocery entrance "
                         "and tell the associate your order's pickup code.",
                     },
