@@ -140,7 +140,8 @@ def main() -> None:
     )
     sim = _run_sim(args.smoke, tmp)
     rows = _rows(engine, round_, api, settle) + _extra_rows(race, jobs) + _sim_rows(sim)
-    goals, sim_text = _markdown(rows, smoke=args.smoke), _sim_section(sim, smoke=args.smoke)
+    goals = _markdown(rows, smoke=args.smoke)
+    sim_text = _sim_section(sim, smoke=args.smoke, how="`make bench`")
     if not args.smoke:
         out = Path(args.out)
         text = out.read_text() if out.exists() else ""
@@ -293,7 +294,8 @@ def _run_sim(smoke: bool, tmp: Path) -> dict | None:
 
 def _sim_only(smoke: bool, out: Path, tmp: Path, *, saved: str | None = None) -> None:
     sim = json.loads(Path(saved).read_text()) if saved else _run_sim(smoke, tmp)
-    section = _sim_section(sim, smoke=smoke)
+    how = f"`python bench/run.py --only sim{' --smoke' if smoke else ''}`"
+    section = _sim_section(sim, smoke=smoke, how=how + (" (from a saved run)" if saved else ""))
     if smoke:
         print(section)
         return
@@ -360,15 +362,14 @@ def _sim_rows(sim: dict | None) -> list[tuple[str, str, str, str]]:
     return rows
 
 
-def _sim_section(sim: dict | None, *, smoke: bool) -> str:
+def _sim_section(sim: dict | None, *, smoke: bool, how: str) -> str:
     now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         SIM_START,
         "## Simulated city day (P11; P3 and P4 on the day)",
         "",
-        f"Measured {now} with `python bench/run.py --only sim{' --smoke' if smoke else ''}`"
-        f" on {_machine()}. `manage.py simulate` runs the real services in simulated time"
-        " (docs/simulator.md); each day starts from a fresh database.",
+        f"Written {now} with {how} on {_machine()}. `manage.py simulate` runs the real"
+        " services in simulated time (docs/simulator.md); each day starts from a fresh database.",
         "",
     ]
     if not sim:
