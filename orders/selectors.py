@@ -165,7 +165,7 @@ def _dispatch_orders(where: str, params: list[object]) -> list[DispatchOrder]:
         out.append(
             DispatchOrder(
                 id=id_,
-                public_id=public_id if isinstance(public_id, uuid.UUID) else uuid.UUID(public_id),
+                public_id=lib_sql.as_uuid(public_id),
                 store_id=store_id,
                 store_lat=lat,
                 store_lng=lng,

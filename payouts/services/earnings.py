@@ -630,16 +630,6 @@ def earnings_post_sharded(*, since: datetime, until: datetime, workers: int) -> 
     def shard(drivers: DriverRange) -> int:
         try:
             with transaction.atomic():
-                # A whole week is a bulk run: no nested loops. With the earnings table's
-                # statistics saying "empty" (the first week), one would scan it once per trip
-                # while the other shards fill it (minutes at 1 M trips).
-                _sql.execute("SET LOCAL enable_nestloop = off")
-                # And merge joins over rows in id order rather than hash joins: side by side,
-                # two shards' four hash tables of 500,000 rows each (~30 MB apiece, as big as
-                # the shared cache) made probing them a third of the run; merging took a 1 M-trip
-                # week's lines from 7.5-8.9 s to 6.5 s (P9). Either plan reads every accepted
-                # offer and delivered order once.
-                _sql.execute("SET LOCAL enable_hashjoin = off")
                 # The commit does not wait for the disk (0.3 s per shard at 1 M trips). A crash
                 # may then lose the whole run, never part of it, and losing it is harmless: the
                 # run is idempotent, settlement posts it again, and nothing leaves the database
@@ -664,8 +654,10 @@ def _post(
     market_id: int | None,
     drivers: DriverRange | None = None,
 ) -> int:
-    """earnings_post's work, in a transaction that holds the sweep's lock."""
-    _sql.tune_for_bulk()
+    """earnings_post's work, in a transaction that holds the sweep's lock. With `drivers`,
+    one shard of earnings_post_sharded's whole week: planned with merge joins."""
+    whole_week = drivers is not None
+    _sql.tune_for_bulk(merge_joins=whole_week)
     now = clock.now()
     until = min(until or now, now)
     oldest = until - settings.PAYOUTS_SWEEP_LOOKBACK
@@ -681,7 +673,7 @@ def _post(
             lambda: _block_guarantees(blocks),
         ],
         actor=Actor.system("payouts.earnings"),
-        merged=drivers is not None,  # a shard of a week: earnings_post_sharded merges
+        merged=whole_week,
     )
 
 

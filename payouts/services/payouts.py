@@ -21,7 +21,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
-from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
@@ -41,6 +40,7 @@ from payouts.providers import TransferStatus as TS
 from payouts.services import ledger
 from payouts.services.payout_moves import payout_batches_finish, payouts_apply
 from spark.lib import clock
+from spark.lib import sql as lib_sql
 from spark.lib.actors import Actor
 from spark.lib.errors import Conflict, InvalidTransition, NotFound, Unprocessable
 
@@ -258,12 +258,10 @@ def _claim(*, payout_ids: Sequence[int] | None, batch_id: int | None, limit: int
             """,
             [now + LEASE, now, now, *params, limit, now],
         )
-    return [Claimed(r[0], f"payout-{_uuid(r[1])}", r[2], r[3], r[4], r[5]) for r in sorted(rows)]
-
-
-def _uuid(value: UUID | str) -> UUID:
-    """A public id as the driver returns it: a UUID (PostgreSQL) or its hex (SQLite)."""
-    return value if isinstance(value, UUID) else UUID(str(value))
+    return [
+        Claimed(r[0], f"payout-{lib_sql.as_uuid(r[1])}", r[2], r[3], r[4], r[5])
+        for r in sorted(rows)
+    ]
 
 
 def _find(provider: PayoutProvider, key: str) -> TransferResult | None:

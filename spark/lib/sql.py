@@ -38,6 +38,11 @@ def marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
+def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
+    """A UUID column read with plain SQL: a UUID on PostgreSQL, its hex string on SQLite."""
+    return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
+
+
 def prep(model: type[Model], name: str, value: object) -> object:
     """A value as the model field sends it to this database (UUIDs, datetimes, JSON, ...)."""
     return model._meta.get_field(name).get_db_prep_save(value, connection)
