@@ -21,7 +21,7 @@ from spark.lib import sql as lib_sql
 from spark.lib.actors import Actor
 from spark.lib.db import one_or_none
 from spark.lib.errors import Conflict, NotFound
-from spark.lib.redis import first_in_window
+from spark.lib.queues import kick_at_window_end
 
 logger = logging.getLogger(__name__)
 
@@ -217,8 +217,9 @@ def _kick_sync() -> None:
     accepts costs one task per second, not one per accept (and each accept one Redis SET NX
     instead of a task publish). Best effort: the beat's sweep catches what this misses."""
     try:
-        if first_in_window("spark:kick:trips-sync", SYNC_KICK_SECONDS):
-            tasks.trip_assigned_sync.apply_async(countdown=SYNC_KICK_SECONDS)
+        kick_at_window_end(
+            tasks.trip_assigned_sync, key="spark:kick:trips-sync", seconds=SYNC_KICK_SECONDS
+        )
     except Exception:
         logger.warning("could not enqueue trip_assigned_sync", exc_info=True)
 

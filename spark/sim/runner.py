@@ -338,8 +338,8 @@ class Simulation(TripSteps):
         except ApplicationError:  # another driver won the broadcast, or it expired
             self.trace.counts["accept_lost"] += 1
             return
-        # What the on-commit task does, in place: orders assigned, other offers withdrawn.
-        dispatch_services.trips_sync_assigned(trip_id=trip_id)
+        # The accept's on-commit kick has run the sync in place (eager): orders assigned, the
+        # trip's other offers withdrawn.
         for o in orders:
             o.assigned = True
             self.waiting.discard(o.plan.index)

@@ -101,6 +101,28 @@ def test_accept_assigns_the_trip_and_moves_its_orders(city, django_capture_on_co
     assert order.events.filter(to_status="driver_assigned").count() == 1
 
 
+def test_two_accepts_in_one_second_are_both_followed_up_when_tasks_run_at_once(
+    city, django_capture_on_commit_callbacks
+):
+    """The kick is coalesced by deferring one sweep to the end of the second; an eager app
+    (tests, CELERY_TASK_ALWAYS_EAGER) cannot defer, so it must not coalesce either."""
+    market, store = city
+    orders = []
+    for _ in range(2):
+        driver = online_driver(market)
+        orders.append(_ready(store))
+        services.dispatch_round_run(market_id=market.id)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.offer_accept(
+                offer_public_id=_offer_for(driver).public_id,
+                driver_id=driver.id,
+                actor=_actor(driver),
+            )
+    for order in orders:
+        order.refresh_from_db()
+        assert order.status == Order.Status.DRIVER_ASSIGNED
+
+
 def test_the_sweep_completes_an_accept_whose_follow_up_was_lost(city):
     market, store = city
     driver = online_driver(market)

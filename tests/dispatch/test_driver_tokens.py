@@ -137,9 +137,9 @@ def test_a_burst_of_accepts_kicks_one_sync_task_per_second(offered, monkeypatch)
     from dispatch.services import offers
 
     sent = []
-    monkeypatch.setattr(
-        offers.tasks.trip_assigned_sync, "apply_async", lambda **kw: sent.append(kw)
-    )
+    task = offers.tasks.trip_assigned_sync
+    task.app.conf.task_always_eager = False  # a worker's app (the autouse fixture restores it)
+    monkeypatch.setattr(task, "apply_async", lambda **kw: sent.append(kw))
     for _ in range(5):
         offers._kick_sync()
     assert sent == [{"countdown": offers.SYNC_KICK_SECONDS}]
