@@ -22,7 +22,7 @@ def _test_settings(settings):  # noqa: PT004 (autouse fixture configuring settin
     cache.clear()  # throttles and flags kept in the cache must not leak between tests
     from orders.services import webhooks
 
-    webhooks._next_kick_at = 0.0
+    webhooks._next_kick_at = webhooks._trailing_for = 0.0
     from drivers import selectors as driver_selectors
 
     driver_selectors._DRIVER_ID_BY_USER.clear()  # ids may repeat across test databases

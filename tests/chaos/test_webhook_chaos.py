@@ -84,6 +84,7 @@ def quiet_kick(monkeypatch):
     """The per-process wake-up of the relay after commit would run it eagerly in this test
     process; these tests drive the relay themselves (W4) or through a worker (W5)."""
     monkeypatch.setattr(webhooks, "_next_kick_at", float("inf"))
+    monkeypatch.setattr(webhooks, "_trailing_for", float("inf"))  # nor a trailing run
 
 
 def _next_due():

@@ -8,13 +8,14 @@ import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
 from unittest import mock
 
 import pytest
 from django.db import transaction
 from freezegun import freeze_time
 
-from orders import services
+from orders import services, tasks
 from orders.models import Order, WebhookDelivery, WebhookEvent
 from orders.services import webhooks
 from spark.lib.actors import Actor
@@ -131,6 +132,27 @@ def test_relay_task_is_enqueued_only_after_commit(store, django_capture_on_commi
         with pytest.raises(RuntimeError):
             create_then_fail()
         assert enqueue.call_count == 0
+
+
+def test_a_change_in_the_second_after_a_kick_queues_one_trailing_run(monkeypatch):
+    """The relay is woken at once at most once a second per process; what changes in that
+    second is sent by one run a second later, not left to the beat five seconds later."""
+    now = [100.0]
+    monkeypatch.setattr(webhooks, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    queued = []
+    task = tasks.webhook_deliveries_send
+    monkeypatch.setattr(task, "delay", lambda: queued.append(("at once", now[0])))
+    monkeypatch.setattr(task, "apply_async", lambda **kw: queued.append(("in", kw["countdown"])))
+    for at in (100.0, 100.2, 100.5, 100.9, 101.0, 101.3, 103.0):  # a change commits at each
+        now[0] = at
+        webhooks._kick_relay()
+    assert queued == [
+        ("at once", 100.0),
+        ("in", webhooks.RELAY_KICK_INTERVAL_SECONDS),  # for 100.2, 100.5 and 100.9
+        ("at once", 101.0),
+        ("in", webhooks.RELAY_KICK_INTERVAL_SECONDS),  # for 101.3
+        ("at once", 103.0),
+    ]
 
 
 def test_failed_delivery_retries_with_growing_backoff_then_succeeds(store):
