@@ -319,12 +319,14 @@ def _splice(text: str, start: str, end: str, section: str, *, first: bool = Fals
 def _sim_rows(sim: dict | None) -> list[tuple[str, str, str, str]]:
     if not sim:
         return []
+    speed = sim.get("machine")
     rows = [
         (
             "P11" if p["day"]["orders"] >= 5000 else "P11 (smoke size)",
             f"simulated day {p['day']['orders']:,} orders x {p['day']['drivers']} drivers x "
-            f"{p['day']['hours']} h on {p['database']}: <= 120 s wall, rounds p95 <= 1 s",
-            f"{p['wall_s']} s wall ({p['cpu_s']} s CPU); rounds p95 {p['round_ms_p95']} ms",
+            f"{p['day']['hours']} h on {p['database']}: <= 120 s wall on the reference machine,"
+            " rounds p95 <= 1 s",
+            _p11_measured(p, speed),
             _mark(p["pass_wall"] and p["pass_rounds"]),
         )
         for p in sim.get("p11", [])
@@ -381,6 +383,16 @@ def _sim_section(sim: dict | None, *, smoke: bool, how: str) -> str:
 
 
 SIM_NOTES = [
+    "- **P11, the reference machine**: PERFORMANCE.md sets the budget on its reference machine,",
+    "  known by its anchors: the dense linear_sum_assignment of 1,000 x 2,000 points takes",
+    "  13-14 ms there. This VM ran that anchor in 10.5 ms on 2026-11-26's afternoon and in",
+    "  22-26 ms on slow days, and the simulated day's wall time followed it (SQLite 35.0 s /",
+    "  83.8 s, PostgreSQL 82.7 s / 182.3 s at 10.5 / 25.7 ms: 2.4x and 2.2x for 2.45x). So the",
+    "  run times the anchor before and after the days and divides the wall time by their mean",
+    "  over 13.5 ms; PASS is judged on that figure, and the raw one stands beside it. The",
+    "  anchor gauges the CPU only: the PostgreSQL day also waits on the server and its disk,",
+    "  and the evening's second run (the table above) took 240.4 s at an anchor of 19-22 ms,",
+    "  where the first had taken 182.3 s at 25.7 ms. Scaled, the two give 96 s and 159 s.",
     "- **P11**: the order and trip steps' hottest statements are written out in SQL (values",
     "  prepared by their model fields, rows read back through the fields' converters:",
     "  spark/lib/sql.py; orders/services/sql.py, dispatch/services/sql.py), several writes go",
@@ -409,6 +421,17 @@ SIM_NOTES = [
     "  to the store. The row compares the worst seed with the burst's target, so one seed of",
     "  five (0.66) marks it FAIL; the engine is not tuned to that seed.",
 ]
+
+
+def _p11_measured(p: dict, speed: dict | None) -> str:
+    here = f"{p['wall_s']} s wall ({p['cpu_s']} s CPU); rounds p95 {p['round_ms_p95']} ms"
+    if not speed or "wall_on_reference_s" not in p:  # a run saved before the anchor was timed
+        return here
+    return (
+        f"{p['wall_on_reference_s']} s on the reference machine: {here} on this one, which"
+        f" ran the anchor {speed['slowdown']}x slower ({speed['anchor_ms_before']} /"
+        f" {speed['anchor_ms_after']} ms before / after, reference {speed['reference_ms']} ms)"
+    )
 
 
 def _sim_p11_table(p11: list[dict]) -> list[str]:
