@@ -61,6 +61,13 @@ def active_stops(trip_id: int) -> list[TripStop]:
     return _stops("s.trip_id = %s AND s.is_active = %s ORDER BY s.sequence", [trip_id, True])
 
 
+def lock_active_stops(trip_id: int) -> list[TripStop]:
+    """The trip's active stops in driving order, locked: for a step that changes one of them
+    and then looks at them all (one read instead of two)."""
+    where = "s.trip_id = %s AND s.is_active = %s ORDER BY s.sequence"
+    return _stops(where, [trip_id, True], _for_update())
+
+
 def lock_stop(trip_id: int, order_id: int) -> TripStop | None:
     """The order's active stop on the trip, locked."""
     where = "s.trip_id = %s AND s.order_id = %s AND s.is_active = %s"

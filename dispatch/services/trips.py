@@ -390,6 +390,16 @@ def _lock_stop(trip: Trip, order_id: int) -> TripStop:
     return stop
 
 
+def _lock_stops(trip: Trip, order_id: int) -> tuple[TripStop, list[TripStop]]:
+    """The order's active stop on the trip, and all the trip's active stops, locked in one read
+    (the door steps change one stop and then look at them all)."""
+    stops = sql.lock_active_stops(trip.id)
+    stop = next((s for s in stops if s.order_id == order_id), None)
+    if stop is None:
+        raise NotFound("No such stop on this trip.")
+    return stop, stops
+
+
 def _require_in_progress(trip: Trip) -> None:
     if trip.status != Trip.Status.IN_PROGRESS:
         raise InvalidTransition(
@@ -403,16 +413,21 @@ def trip_stop_arrive(
 ) -> TripStop:
     trip = _lock_trip(trip_id, driver_id=driver_id)
     _require_in_progress(trip)
-    stop = _lock_stop(trip, order_id)
-    order_services.order_transition(
-        order_id=order_id,
+    stop, stops = _lock_stops(trip, order_id)
+    courier = courier_for(trip, stops=stops, location=location)
+    # The trip's only order: the move's own UPDATE tells it where the driver is (P11).
+    alone = [s.order_id for s in stops] == [order_id]
+    order_services.order_transition_many(
+        order_ids=[order_id],
         to=ORDER["at_dropoff"],
         actor=actor,
         location=location,
         expected_from=frozenset({ORDER["picked_up"]}),
         savepoint=False,
+        courier=courier if alone else None,
     )
-    _tell_orders(trip, location=location)
+    if not alone:
+        order_services.order_courier_update(order_ids=[s.order_id for s in stops], courier=courier)
     return stop
 
 
@@ -452,7 +467,7 @@ def trip_stop_deliver(
 ) -> TripStop:
     trip = _lock_trip(trip_id, driver_id=driver_id)
     _require_in_progress(trip)
-    stop = _lock_stop(trip, order_id)
+    stop, stops = _lock_stops(trip, order_id)
     order = order_selectors.order_dropoff_requirements(order_id=order_id)
     fields = _check_proof(order, proof)
     if order.status == ORDER["picked_up"]:  # the driver skipped "arrived": record it too
@@ -478,9 +493,9 @@ def trip_stop_deliver(
     fields |= {"status": TripStop.Status.DELIVERED, "delivered_at": now}
     fields |= {"pod_lat": location.lat, "pod_lng": location.lng}
     for name, value in fields.items():
-        setattr(stop, name, value)
+        setattr(stop, name, value)  # (the stop is one of `stops`: they see it delivered)
     lib_sql.update(TripStop, [stop.id], fields)
-    _complete_if_done(trip, actor=actor, location=location)
+    _complete_if_done(trip, actor=actor, location=location, stops=stops)
     return stop
 
 
@@ -518,7 +533,7 @@ def trip_stop_return(
 ) -> TripStop:
     """The order is back at the store (the driver says so, or store staff confirm it)."""
     trip = _lock_trip(trip_id, driver_id=driver_id)
-    stop = _lock_stop(trip, order_id)
+    stop, stops = _lock_stops(trip, order_id)
     if stop.status != TripStop.Status.UNDELIVERABLE:
         raise InvalidTransition(
             "Only an undeliverable order goes back to the store.", current_status=stop.status
@@ -532,12 +547,15 @@ def trip_stop_return(
     )
     stop.status = TripStop.Status.RETURNED
     stop.save(update_fields=["status"])
-    _complete_if_done(trip, actor=actor, location=location)
+    _complete_if_done(trip, actor=actor, location=location, stops=stops)
     return stop
 
 
-def _complete_if_done(trip: Trip, *, actor: Actor, location: Point | None) -> None:
-    stops = active_stops(trip)
+def _complete_if_done(
+    trip: Trip, *, actor: Actor, location: Point | None, stops: list[TripStop] | None = None
+) -> None:
+    """Complete the trip when every active stop is final (`stops`: as the caller left them)."""
+    stops = active_stops(trip) if stops is None else stops
     final = {TripStop.Status.DELIVERED, TripStop.Status.RETURNED}
     if stops and all(s.status in final for s in stops):
         _trip_transition(

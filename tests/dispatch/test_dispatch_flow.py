@@ -4,6 +4,8 @@ from datetime import timedelta
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from freezegun import freeze_time
 
@@ -442,6 +444,41 @@ def test_orders_show_who_is_bringing_them(city):
     order.refresh_from_db()
     assert order.courier_name == ""
     assert order.courier_lat is None
+
+
+def _picked_up(trip, driver):
+    actor = _actor(driver)
+    services.trip_arrive_at_store(trip_id=trip.id, driver_id=driver.id, actor=actor, location=HERE)
+    services.trip_confirm_pickup(trip_id=trip.id, actor=actor, location=HERE)
+    return actor
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_at_the_door_every_order_of_the_trip_shows_where_the_driver_is(city, batched):
+    """The trip's only order is moved and located by one UPDATE; a batch's others are located
+    by a second one."""
+    market, store = city
+    driver = online_driver(market)
+    orders = [_ready(store, external_order_id=name) for name in ("A", "B")[: 1 + batched]]
+    services.dispatch_round_run(market_id=market.id)
+    offer = _offer_for(driver)
+    services.offer_accept(
+        offer_public_id=offer.public_id, driver_id=driver.id, actor=_actor(driver)
+    )
+    services.trips_sync_assigned()
+    trip = Trip.objects.get()
+    actor = _picked_up(trip, driver)
+    door = Point(orders[0].dropoff_lat, orders[0].dropoff_lng)
+    with CaptureQueriesContext(connection) as queries:
+        services.trip_stop_arrive(
+            trip_id=trip.id, driver_id=driver.id, order_id=orders[0].id, actor=actor, location=door
+        )
+    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE orders_order")]
+    assert len(updates) == 1 + batched
+    for order in orders:
+        order.refresh_from_db()
+        assert (order.courier_lat, order.courier_lng) == (door.lat, door.lng)
+    assert [o.status for o in orders] == [Order.Status.DRIVER_AT_DROPOFF, *["picked_up"] * batched]
 
 
 def test_a_trip_taken_during_a_reserved_block_counts_towards_it(city):
