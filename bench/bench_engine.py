@@ -32,7 +32,13 @@ from scipy.optimize import linear_sum_assignment
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run as a script from anywhere
 
-from bench.instances import SIZES, Instance, city_round, store_burst  # noqa: E402
+from bench.instances import (  # noqa: E402
+    SIZES,
+    Instance,
+    city_round,
+    lsa_reference_cost,
+    store_burst,
+)
 from dispatch.engine import (  # noqa: E402
     EngineConfig,
     HaversineEta,
@@ -67,17 +73,14 @@ def percentile(values: list[float], q: float) -> float:
 
 def bench_p1(n_orders: int, n_drivers: int, repeats: int) -> list[Row]:
     inst = city_round(n_orders, n_drivers, seed=0)
-    # the reference of PERFORMANCE.md: uniform random points in the same box, Euclidean km
-    rng = np.random.default_rng(0)
-    p_xy = rng.uniform(0.0, inst.side_km, size=(n_orders, 2))
-    d_xy = rng.uniform(0.0, inst.side_km, size=(n_drivers, 2))
     ours, lsa, build = [], [], []
     result = solve_round(inst.orders, inst.drivers, PRODUCTION, now=inst.now)  # warm-up
     for _ in range(repeats):
         t0 = time.perf_counter()
         result = solve_round(inst.orders, inst.drivers, PRODUCTION, now=inst.now)
         t1 = time.perf_counter()
-        cost = np.hypot(p_xy[:, None, 0] - d_xy[None, :, 0], p_xy[:, None, 1] - d_xy[None, :, 1])
+        # the reference of PERFORMANCE.md: uniform random points in the same box, Euclidean km
+        cost = lsa_reference_cost(n_orders, n_drivers, inst.side_km)
         t2 = time.perf_counter()
         linear_sum_assignment(cost)
         t3 = time.perf_counter()

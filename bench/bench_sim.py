@@ -28,7 +28,6 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -49,9 +48,9 @@ def lsa_anchor_ms(repeats: int = 15) -> float:
     """The median time of PERFORMANCE.md's anchor on this machine, now: scipy's dense
     linear_sum_assignment on 1,000 x 2,000 uniform points (the matrix built untimed), as P1's
     same-run reference times it."""
-    rng = np.random.default_rng(0)
-    p_xy, d_xy = rng.uniform(0.0, 30.0, (1000, 2)), rng.uniform(0.0, 30.0, (2000, 2))
-    cost = np.hypot(p_xy[:, None, 0] - d_xy[None, :, 0], p_xy[:, None, 1] - d_xy[None, :, 1])
+    from bench.instances import lsa_reference_cost
+
+    cost = lsa_reference_cost(1000, 2000, side_km=30.0)
     linear_sum_assignment(cost)  # warm-up
     times = []
     for _ in range(repeats):

@@ -192,6 +192,7 @@ def _move_orders(
     location: Point | None = None,
     note: str = "",
     courier: order_services.Courier | None = None,
+    expected_from: frozenset[str] | None = None,
 ) -> None:
     if order_ids:
         order_services.order_transition_many(
@@ -202,6 +203,7 @@ def _move_orders(
             note=note,
             savepoint=False,  # a failed move fails the step: nothing here catches it
             courier=courier,
+            expected_from=expected_from,
         )
 
 
@@ -214,16 +216,18 @@ def _move_and_tell(
     stops: list[TripStop] | None = None,
     location: Point | None = None,
     note: str = "",
+    expected_from: frozenset[str] | None = None,
     **courier_args: Any,
 ) -> None:
     """_move_orders, then _tell_orders: in the move's own UPDATE when the orders it moves are
     the ones the trip still carries (a round trip less per trip step, P11)."""
     stops = active_stops(trip) if stops is None else stops
+    move = {"to": to, "actor": actor, "location": location, "note": note}
     if order_ids and sorted(set(order_ids)) == sorted(s.order_id for s in stops):
         courier = courier_for(trip, stops=stops, location=location, **courier_args)
-        _move_orders(order_ids, to=to, actor=actor, location=location, note=note, courier=courier)
+        _move_orders(order_ids, **move, courier=courier, expected_from=expected_from)
         return
-    _move_orders(order_ids, to=to, actor=actor, location=location, note=note)
+    _move_orders(order_ids, **move, expected_from=expected_from)
     _tell_orders(trip, location=location, stops=stops, **courier_args)
 
 
@@ -414,20 +418,15 @@ def trip_stop_arrive(
     trip = _lock_trip(trip_id, driver_id=driver_id)
     _require_in_progress(trip)
     stop, stops = _lock_stops(trip, order_id)
-    courier = courier_for(trip, stops=stops, location=location)
-    # The trip's only order: the move's own UPDATE tells it where the driver is (P11).
-    alone = [s.order_id for s in stops] == [order_id]
-    order_services.order_transition_many(
-        order_ids=[order_id],
+    _move_and_tell(
+        trip,
+        [order_id],
         to=ORDER["at_dropoff"],
         actor=actor,
+        stops=stops,
         location=location,
         expected_from=frozenset({ORDER["picked_up"]}),
-        savepoint=False,
-        courier=courier if alone else None,
     )
-    if not alone:
-        order_services.order_courier_update(order_ids=[s.order_id for s in stops], courier=courier)
     return stop
 
 
