@@ -74,9 +74,7 @@ def availability_list_online_positions(*, market_id: int) -> list[OnlineDriver]:
         f" FROM {DriverAvailability._meta.db_table}"
         " WHERE market_id = %s AND is_online = %s ORDER BY driver_id"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [market_id, True])
-        rows = cursor.fetchall()
+    rows = lib_sql.fetch(sql, [market_id, True])
     return [OnlineDriver(d, lat, lng, _aware(at)) for d, lat, lng, at in rows]
 
 
@@ -217,9 +215,8 @@ def block_reservation_driver_ids_active(*, driver_ids: list[int], at: datetime) 
         f" WHERE r.driver_id IN ({', '.join(['%s'] * len(driver_ids))}) AND r.status = %s"
         " AND b.starts_at <= %s AND b.ends_at > %s"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*driver_ids, BlockReservation.Status.RESERVED, when, when])
-        return {driver_id for (driver_id,) in cursor.fetchall()}
+    rows = lib_sql.fetch(sql, [*driver_ids, BlockReservation.Status.RESERVED, when, when])
+    return {driver_id for (driver_id,) in rows}
 
 
 def block_reservation_active_for_driver(*, driver_id: int, at: datetime) -> BlockReservation | None:

@@ -97,28 +97,6 @@ def order_pickup_codes(*, ids: Iterable[int]) -> dict[int, str]:
 
 
 @dataclass(frozen=True)
-class DropoffRequirements:
-    """What the door asks of a driver for this order (proof of delivery)."""
-
-    status: str
-    signature_required: bool
-    pin_required: bool
-    dropoff_pin: str
-    contains_alcohol: bool
-
-
-def order_dropoff_requirements(*, order_id: int) -> DropoffRequirements:
-    rows = lib_sql.fetch(
-        "SELECT status, signature_required, pin_required, dropoff_pin, contains_alcohol"  # noqa: S608
-        f" FROM {Order._meta.db_table} WHERE id = %s",
-        [order_id],
-    )
-    if not rows:
-        raise NotFound("No such order.")
-    return DropoffRequirements(*rows[0])
-
-
-@dataclass(frozen=True)
 class DispatchOrder:
     """What a dispatch round reads of an order to batch, price and offer it, with its store's
     position and name. Rounds read every waiting order every minute: a third of an order's

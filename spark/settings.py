@@ -338,6 +338,9 @@ CELERY_BEAT_SCHEDULE = {
 
 # --- Spark ----------------------------------------------------------------------------------
 SPARK_IDEMPOTENCY_KEY_TTL = timedelta(hours=24)
+# The hottest statements (spark.lib.sql) are prepared once per PostgreSQL session. Turn it off
+# behind a pooler that does not keep sessions (PgBouncer in transaction mode).
+SPARK_SQL_PREPARE = env.bool("SPARK_SQL_PREPARE", default=True)
 
 
 SPARK_WEBHOOK_ALLOW_PRIVATE_TARGETS = env.bool(

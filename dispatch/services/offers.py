@@ -71,9 +71,7 @@ def _close_open(where: str, params: list[object], *, to: str, now: object) -> li
         WHERE status = %s AND {where}
         RETURNING id, trip_id
     """  # noqa: S608 (table and column names from the code, values as parameters)
-    with connection.cursor() as cursor:
-        cursor.execute(query, [*values, Offer.Status.OPEN, *params])
-        return sorted(cursor.fetchall())
+    return sorted(lib_sql.fetch(query, [*values, Offer.Status.OPEN, *params]))
 
 
 def _why_not(offer_public_id: object, driver_id: int) -> Conflict:
@@ -164,12 +162,10 @@ class _AcceptSql:
             cls._prep(Offer, "public_id", offer_public_id),
             driver_id,
         ]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            row = cursor.fetchone()
-        if row is None:
+        found = lib_sql.fetch(sql, params)
+        if not found:
             return None
-        return row[0], Trip._meta.get_field("public_id").to_python(row[1])
+        return found[0][0], Trip._meta.get_field("public_id").to_python(found[0][1])
 
     @classmethod
     def win_offer(cls, offer_public_id: object, driver_id: int, now: object) -> Offer | None:
@@ -204,8 +200,7 @@ class _AcceptSql:
             *(DispatchEvent.Entity.OFFER, offer_id, trip_id, "open", "accepted", *who),
             *(DispatchEvent.Entity.TRIP, trip_id, trip_id, "offered", "assigned", *who),
         ]
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
+        lib_sql.run([(sql, params)])
 
 
 SYNC_KICK_SECONDS = 1

@@ -69,7 +69,14 @@ def _trip_transition(
     trips_transition([trip], to=to, actor=actor, note=note, location=location, fields=fields)
 
 
-def trips_transition(
+def trips_transition(trips: list[Trip], **move: Any) -> None:
+    """Move trips together (a round offers hundreds): one UPDATE and one insert of events, in
+    one round trip on PostgreSQL. The caller holds the row locks; every trip moves, or none
+    does. `move`: to, actor, note, location, fields (trips_transition_statements)."""
+    lib_sql.run(trips_transition_statements(trips, **move))
+
+
+def trips_transition_statements(
     trips: list[Trip],
     *,
     to: str,
@@ -77,18 +84,17 @@ def trips_transition(
     note: str = "",
     location: Point | None = None,
     fields: dict | None = None,
-) -> None:
-    """Move trips together (a round offers hundreds): one UPDATE and one insert of events.
-
-    The caller holds the row locks; every trip moves, or none does.
-    """
+) -> list[lib_sql.Statement]:
+    """trips_transition's checks and its statements, not yet sent: for a step that sends them
+    with its orders' move (order_transition_many's `before_move`). The trips in memory have
+    moved; the caller must send the statements in this transaction, or fail it."""
     for trip in trips:
         if not trip.can_transition_to(to):
             raise InvalidTransition(
                 f"A trip that is {trip.status} cannot become {to}.", current_status=trip.status
             )
     if not trips:
-        return
+        return []
     now = clock.now()
     update = {"status": to, "status_changed_at": now, "updated_at": now, **(fields or {})}
     events = []
@@ -108,13 +114,10 @@ def trips_transition(
         )
         for name, value in update.items():
             setattr(trip, name, value)
-    # The move and its events in one round trip on PostgreSQL (lib_sql.run).
-    lib_sql.run(
-        [
-            lib_sql.update_statement(Trip, [t.id for t in trips], update),
-            *lib_sql.insert_statements(DispatchEvent, events),
-        ]
-    )
+    return [
+        lib_sql.update_statement(Trip, [t.id for t in trips], update),
+        *lib_sql.insert_statements(DispatchEvent, events),
+    ]
 
 
 def active_stops(trip: Trip) -> list[TripStop]:
@@ -193,7 +196,10 @@ def _move_orders(
     note: str = "",
     courier: order_services.Courier | None = None,
     expected_from: frozenset[str] | None = None,
+    before_move: order_services.BeforeMove | None = None,
 ) -> None:
+    """order_transition_many for a trip step; `before_move` runs (and its writes are sent)
+    even when there is no order to move."""
     if order_ids:
         order_services.order_transition_many(
             order_ids=order_ids,
@@ -204,7 +210,10 @@ def _move_orders(
             savepoint=False,  # a failed move fails the step: nothing here catches it
             courier=courier,
             expected_from=expected_from,
+            before_move=before_move,
         )
+    elif before_move is not None:
+        lib_sql.run(before_move([]))
 
 
 def _move_and_tell(
@@ -217,12 +226,14 @@ def _move_and_tell(
     location: Point | None = None,
     note: str = "",
     expected_from: frozenset[str] | None = None,
+    before_move: order_services.BeforeMove | None = None,
     **courier_args: Any,
 ) -> None:
     """_move_orders, then _tell_orders: in the move's own UPDATE when the orders it moves are
     the ones the trip still carries (a round trip less per trip step, P11)."""
     stops = active_stops(trip) if stops is None else stops
     move = {"to": to, "actor": actor, "location": location, "note": note}
+    move["before_move"] = before_move
     if order_ids and sorted(set(order_ids)) == sorted(s.order_id for s in stops):
         courier = courier_for(trip, stops=stops, location=location, **courier_args)
         _move_orders(order_ids, **move, courier=courier, expected_from=expected_from)
@@ -325,8 +336,9 @@ def trips_sync_assigned(*, trip_id: int | None = None) -> int:
 @transaction.atomic
 def trip_arrive_at_store(*, trip_id: int, driver_id: int, actor: Actor, location: Point) -> Trip:
     trip = _lock_trip(trip_id, driver_id=driver_id)
-    _trip_transition(
-        trip,
+    # The trip's move goes out with its orders' (one round trip less, P11).
+    writes = trips_transition_statements(
+        [trip],
         to=Trip.Status.AT_STORE,
         actor=actor,
         location=location,
@@ -334,7 +346,15 @@ def trip_arrive_at_store(*, trip_id: int, driver_id: int, actor: Actor, location
     )
     stops = active_stops(trip)
     pending = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
-    _move_and_tell(trip, pending, to=ORDER["at_store"], actor=actor, stops=stops, location=location)
+    _move_and_tell(
+        trip,
+        pending,
+        to=ORDER["at_store"],
+        actor=actor,
+        stops=stops,
+        location=location,
+        before_move=lambda orders: writes,
+    )
     return trip
 
 
@@ -352,20 +372,10 @@ def trip_confirm_pickup(
     trip = _lock_trip(trip_id, driver_id=driver_id)
     stops = active_stops(trip)
     order_ids = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
-    if codes is not None:
-        expected = order_selectors.order_pickup_codes(ids=order_ids)
-        wrong = [
-            oid
-            for oid in order_ids
-            if not constant_time_compare((codes.get(oid) or "").strip(), expected[oid])
-        ]
-        if wrong:
-            raise Unprocessable(
-                "The pickup code does not match; ask the store associate for it.",
-                code="pickup_code_mismatch",
-                extra={"order_ids": wrong},
-            )
     if trip.status == Trip.Status.ASSIGNED:  # staff may confirm before the driver checks in
+        if codes is not None:
+            _check_pickup_codes(order_ids, codes, order_selectors.order_pickup_codes(ids=order_ids))
+            codes = None  # checked
         _trip_transition(
             trip,
             to=Trip.Status.AT_STORE,
@@ -374,17 +384,44 @@ def trip_confirm_pickup(
             fields={"arrived_at_store_at": clock.now()},
         )
         _move_orders(order_ids, to=ORDER["at_store"], actor=actor, location=location)
-    _trip_transition(
-        trip,
-        to=Trip.Status.IN_PROGRESS,
-        actor=actor,
-        location=location,
-        fields={"picked_up_at": clock.now()},
-    )
+
+    def before_move(orders: list) -> list[lib_sql.Statement]:
+        # The codes are checked against the orders the move has locked (no read of its own),
+        # and the trip's move goes out with theirs.
+        if codes is not None:
+            _check_pickup_codes(order_ids, codes, {o.id: o.pickup_code for o in orders})
+        return trips_transition_statements(
+            [trip],
+            to=Trip.Status.IN_PROGRESS,
+            actor=actor,
+            location=location,
+            fields={"picked_up_at": clock.now()},
+        )
+
     _move_and_tell(
-        trip, order_ids, to=ORDER["picked_up"], actor=actor, stops=stops, location=location
+        trip,
+        order_ids,
+        to=ORDER["picked_up"],
+        actor=actor,
+        stops=stops,
+        location=location,
+        before_move=before_move,
     )
     return trip
+
+
+def _check_pickup_codes(order_ids: list[int], codes: dict[int, str], expected: dict) -> None:
+    wrong = [
+        oid
+        for oid in order_ids
+        if not constant_time_compare((codes.get(oid) or "").strip(), expected[oid])
+    ]
+    if wrong:
+        raise Unprocessable(
+            "The pickup code does not match; ask the store associate for it.",
+            code="pickup_code_mismatch",
+            extra={"order_ids": wrong},
+        )
 
 
 def _lock_stop(trip: Trip, order_id: int) -> TripStop:
@@ -467,34 +504,32 @@ def trip_stop_deliver(
     trip = _lock_trip(trip_id, driver_id=driver_id)
     _require_in_progress(trip)
     stop, stops = _lock_stops(trip, order_id)
-    order = order_selectors.order_dropoff_requirements(order_id=order_id)
-    fields = _check_proof(order, proof)
-    if order.status == ORDER["picked_up"]:  # the driver skipped "arrived": record it too
-        order_services.order_transition(
-            order_id=order_id,
-            to=ORDER["at_dropoff"],
-            actor=actor,
-            location=location,
-            savepoint=False,
-        )
+
+    def before_move(orders: list) -> list[lib_sql.Statement]:
+        # The proof is checked against the order the move has locked (no read of its own); the
+        # stop, and the trip when this was its last, are written with the order's move.
+        fields = _check_proof(orders[0], proof)
+        if proof.photo is not None:
+            stop.pod_photo.save(f"{stop.trip_id}-{order_id}.jpg", proof.photo, save=False)
+            fields["pod_photo"] = stop.pod_photo
+        fields |= {"status": TripStop.Status.DELIVERED, "delivered_at": clock.now()}
+        fields |= {"pod_lat": location.lat, "pod_lng": location.lng}
+        for name, value in fields.items():
+            setattr(stop, name, value)  # (the stop is one of `stops`: they see it delivered)
+        writes = [lib_sql.update_statement(TripStop, [stop.id], fields)]
+        return writes + _completion(trip, actor=actor, location=location, stops=stops)
+
     order_services.order_transition(
         order_id=order_id,
         to=ORDER["delivered"],
         actor=actor,
         location=location,
+        # the driver skipped "arrived": record it too
+        via={ORDER["picked_up"]: ORDER["at_dropoff"]},
         expected_from=frozenset({ORDER["at_dropoff"]}),
         savepoint=False,
+        before_move=before_move,
     )
-    now = clock.now()
-    if proof.photo is not None:
-        stop.pod_photo.save(f"{stop.trip_id}-{order_id}.jpg", proof.photo, save=False)
-        fields["pod_photo"] = stop.pod_photo
-    fields |= {"status": TripStop.Status.DELIVERED, "delivered_at": now}
-    fields |= {"pod_lat": location.lat, "pod_lng": location.lng}
-    for name, value in fields.items():
-        setattr(stop, name, value)  # (the stop is one of `stops`: they see it delivered)
-    lib_sql.update(TripStop, [stop.id], fields)
-    _complete_if_done(trip, actor=actor, location=location, stops=stops)
     return stop
 
 
@@ -554,16 +589,24 @@ def _complete_if_done(
     trip: Trip, *, actor: Actor, location: Point | None, stops: list[TripStop] | None = None
 ) -> None:
     """Complete the trip when every active stop is final (`stops`: as the caller left them)."""
+    lib_sql.run(_completion(trip, actor=actor, location=location, stops=stops))
+
+
+def _completion(
+    trip: Trip, *, actor: Actor, location: Point | None, stops: list[TripStop] | None = None
+) -> list[lib_sql.Statement]:
+    """_complete_if_done's statements, not yet sent (none when a stop is still open)."""
     stops = active_stops(trip) if stops is None else stops
     final = {TripStop.Status.DELIVERED, TripStop.Status.RETURNED}
-    if stops and all(s.status in final for s in stops):
-        _trip_transition(
-            trip,
-            to=Trip.Status.COMPLETED,
-            actor=actor,
-            location=location,
-            fields={"completed_at": clock.now()},
-        )
+    if not stops or not all(s.status in final for s in stops):
+        return []
+    return trips_transition_statements(
+        [trip],
+        to=Trip.Status.COMPLETED,
+        actor=actor,
+        location=location,
+        fields={"completed_at": clock.now()},
+    )
 
 
 # --- back to the pool, cancellation, ops --------------------------------------------------

@@ -12,6 +12,7 @@ from orders.services.idempotency import (
     Request as IdempotentRequest,
 )
 from orders.services.orders import (
+    BeforeMove,
     Courier,
     OrderInput,
     order_cancel,
@@ -34,6 +35,7 @@ from orders.services.webhooks import (
 )
 
 __all__ = [
+    "BeforeMove",
     "Courier",
     "OrderInput",
     "Replay",

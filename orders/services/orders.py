@@ -3,7 +3,7 @@
 import hashlib
 import json
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -314,12 +314,14 @@ def _orders_transition(
     note: str = "",
     location: Point | None = None,
     also: dict[str, Any] | None = None,
+    with_writes: Sequence[lib_sql.Statement] = (),
 ) -> None:
     """The only writer of Order.status: every order moves to `to`, or none does.
 
     The caller holds the row locks. Set-based: one UPDATE, one insert of events, one of
     webhook events and one of their deliveries, however many orders move together (a dispatch
     round moves hundreds at once). `also`: other columns the same UPDATE sets (not status).
+    `with_writes`: the caller's own statements, sent in the same round trip.
     """
     for order in orders:
         if not order.can_transition_to(to):
@@ -355,6 +357,7 @@ def _orders_transition(
     writes = [
         lib_sql.update_statement(Order, from_status, update),
         *lib_sql.insert_statements(OrderEvent, events),
+        *with_writes,
     ]
     if _is_dispatch_churn(from_status.values(), to):
         lib_sql.run(writes)
@@ -391,11 +394,14 @@ def order_transition(
     location: Point | None = None,
     expected_from: frozenset[str] | None = None,
     savepoint: bool = True,
+    via: dict[str, str] | None = None,
+    before_move: "BeforeMove | None" = None,
 ) -> Order:
     """Move an order along its lifecycle (used by dispatch for the driver's steps).
 
     `expected_from` narrows the allowed sources, so that a late or repeated step never moves
-    an order that has already moved on. `savepoint=False`: see order_transition_many.
+    an order that has already moved on. `savepoint`, `via`, `before_move`: see
+    order_transition_many.
     """
     return order_transition_many(
         order_ids=[order_id],
@@ -405,7 +411,15 @@ def order_transition(
         location=location,
         expected_from=expected_from,
         savepoint=savepoint,
+        via=via,
+        before_move=before_move,
     )[0]
+
+
+# Called with the locked orders just before they move (their `via` steps and `expected_from`
+# passed): raises to stop the move, or returns the caller's own writes, sent in the move's
+# round trip.
+BeforeMove = Callable[[list[Order]], Sequence[lib_sql.Statement]]
 
 
 def order_transition_many(
@@ -418,6 +432,8 @@ def order_transition_many(
     expected_from: frozenset[str] | None = None,
     savepoint: bool = True,
     courier: "Courier | None" = None,
+    via: dict[str, str] | None = None,
+    before_move: BeforeMove | None = None,
 ) -> list[Order]:
     """Move several orders at once (a trip's orders); all or none. Locks in id order.
 
@@ -426,6 +442,12 @@ def order_transition_many(
     nothing): dispatch's trip steps, which save two round trips per move that way. A
     `courier` snapshot is written by the move's own UPDATE (as order_courier_update would,
     without its round trip), so the move's webhook already shows the driver.
+
+    `via` {status: step}: an order found in that status moves to the step first (with its
+    own event and webhook), as when a driver delivers without having said they arrived.
+    `before_move`: what the caller checks of the locked orders, and its own writes (the door
+    checks the proof of delivery against the order it locked, and records the stop in the
+    same round trip: no read of its own, no write of its own).
     """
     with transaction.atomic(savepoint=savepoint):
         return _transition_many(
@@ -436,6 +458,8 @@ def order_transition_many(
             location=location,
             expected_from=expected_from,
             also=_courier_fields(courier) if courier is not None else {},
+            via=via or {},
+            before_move=before_move,
         )
 
 
@@ -448,6 +472,8 @@ def _transition_many(
     location: Point | None,
     expected_from: frozenset[str] | None,
     also: dict[str, Any],
+    via: dict[str, str],
+    before_move: BeforeMove | None,
 ) -> list[Order]:
     ids = sorted(set(order_ids))
     if to == Order.Status.OFFERED:  # only from ready: dispatch's churn, no webhook to build
@@ -457,13 +483,19 @@ def _transition_many(
     if len(orders) != len(ids):
         raise NotFound("No such order.")
     for order in orders:
+        if order.status in via:
+            _orders_transition([order], to=via[order.status], actor=actor, location=location)
+    for order in orders:
         if expected_from is not None and order.status not in expected_from:
             raise InvalidTransition(
                 f"An order that is {order.status} cannot become {to} here.",
                 current_status=order.status,
                 extra={"order_id": str(order.public_id)},
             )
-    _orders_transition(orders, to=to, actor=actor, note=note, location=location, also=also)
+    writes = before_move(orders) if before_move is not None else ()
+    _orders_transition(
+        orders, to=to, actor=actor, note=note, location=location, also=also, with_writes=writes
+    )
     return orders
 
 

@@ -6,14 +6,23 @@ dispatch/services/sql.py) write those few statements once, as plain SQL that Pos
 SQLite both run. This module is what they share: every value prepared by its model field for
 the backend at hand, every column read back through the field's converters, as the ORM would
 (`Rows`), multi-row INSERTs and UPDATEs by id, and several writes in one round trip (`run`).
+
+On PostgreSQL each of these statements is prepared once per database session and then sent as
+EXECUTE (`_sent`): the server parses and plans it once, not at every call (planning took as long
+as running for the simulated day's statements, P11). Set SPARK_SQL_PREPARE=false behind a
+pooler that does not keep sessions (PgBouncer in transaction mode).
 """
 
+import hashlib
+import logging
+import re
 import uuid
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import (
@@ -32,6 +41,8 @@ from django.db.models import (
     signals,
 )
 from django.db.models.base import ModelState
+
+logger = logging.getLogger(__name__)
 
 
 def marks(n: int) -> str:
@@ -200,9 +211,98 @@ class Rows:
         ]
 
 
+# --- prepared statements (PostgreSQL) --------------------------------------------------------
+
+PREPARE_MAX_PARAMS = 64  # longer IN lists and multi-row INSERTs vary too much to keep
+PREPARE_MAX_PER_SESSION = 1000
+_PLACEHOLDER = re.compile(r"%([s%])")
+_UNSEEN = object()
+_UNDO_PREPARE = "ROLLBACK TO SAVEPOINT spark_prepare; RELEASE SAVEPOINT spark_prepare"
+_by_name: dict[str, str] = {}  # prepared name -> its SQL (readable())
+# EXECUTE name(values), the values as psycopg2 quotes them (quoted strings may hold anything)
+_EXECUTE = re.compile(r"EXECUTE (spark_[0-9a-f]{16})(?:\((?:[^()']|'(?:[^']|'')*')*\))?")
+
+
+def _sent(wrapper: BaseDatabaseWrapper, sql: str, n_params: int) -> str:
+    """The text to send for `sql` with `n_params` %s parameters: on PostgreSQL, EXECUTE of the
+    statement prepared on this session (its PREPARE sent the first time); elsewhere, or where
+    the statement cannot be prepared, the SQL itself. The parameters are the same either way,
+    and psycopg2 quotes them into the EXECUTE as it would into the statement."""
+    if wrapper.vendor != "postgresql" or n_params > PREPARE_MAX_PARAMS:
+        return sql
+    if not settings.SPARK_SQL_PREPARE:
+        return sql
+    raw = wrapper.connection
+    held = wrapper.__dict__.get("_spark_prepared")
+    if held is None or held[0] is not raw:  # a new session: nothing is prepared on it yet
+        held = wrapper.__dict__["_spark_prepared"] = (raw, {})
+    names = held[1]
+    name = names.get(sql, _UNSEEN)
+    if name is _UNSEEN:
+        if len(names) >= PREPARE_MAX_PER_SESSION:
+            return sql
+        name = _prepare(wrapper, raw, sql)
+        if name is _UNSEEN:  # not now (an aborted transaction): try again next time
+            return sql
+        names[sql] = name
+    if name is None:
+        return sql
+    return f"EXECUTE {name}({marks(n_params)})" if n_params else f"EXECUTE {name}"
+
+
+def _prepare(wrapper: BaseDatabaseWrapper, raw: Any, sql: str) -> object:
+    """PREPARE `sql` on the session: its name; None when it cannot be prepared (the server
+    cannot type a parameter, say) and is to be sent as it is; _UNSEEN to decide later.
+
+    Sent on the driver's own cursor, not Django's: it writes nothing (no audit context, not
+    one of the request's queries). Inside a transaction a savepoint keeps a failed PREPARE
+    from aborting it; a PREPARE stays when the transaction rolls back."""
+    from psycopg2 import Error, errors
+    from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INERROR
+
+    if "$" in sql or ";" in sql:
+        return None
+    status = raw.info.transaction_status
+    if status == TRANSACTION_STATUS_INERROR:
+        return _UNSEEN
+    name = "spark_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
+    numbers = iter(range(1, PREPARE_MAX_PARAMS + 1))
+    body = _PLACEHOLDER.sub(lambda m: "%" if m[1] == "%" else f"${next(numbers)}", sql)
+    in_transaction = not raw.autocommit
+    if in_transaction and status == TRANSACTION_STATUS_IDLE:
+        # This PREPARE opens the transaction, so the audit context is not yet set in it.
+        wrapper.spark_audit_set = None
+    prepare = f"PREPARE {name} AS {body}"
+    with raw.cursor() as cursor:
+        try:
+            if in_transaction:
+                prepare = f"SAVEPOINT spark_prepare; {prepare}; RELEASE SAVEPOINT spark_prepare"
+            cursor.execute(prepare)
+        except Error as exc:
+            if in_transaction:
+                cursor.execute(_UNDO_PREPARE)
+            if not isinstance(exc, errors.DuplicatePreparedStatement):  # else: it is there
+                logger.info("not prepared (%s): %s", str(exc).strip(), sql)
+                return None
+    _by_name[name] = sql
+    return name
+
+
+def readable(sent: str) -> str:
+    """A text this module sent with each `EXECUTE spark_...(values)` in it replaced by the SQL
+    that was prepared (for tests and debugging: the values are left out)."""
+    return _EXECUTE.sub(lambda m: _by_name.get(m[1], m[0]), sent)
+
+
+def execute(cursor: Any, sql: str, params: Sequence[object]) -> None:
+    """cursor.execute(sql, params), prepared on PostgreSQL (`_sent`)."""
+    cursor.execute(_sent(cursor.db, sql, len(params)), params)
+
+
 def fetch(sql: str, params: Sequence[object]) -> list[tuple[Any, ...]]:
-    with connections[DEFAULT_DB_ALIAS].cursor() as cursor:
-        cursor.execute(sql, params)
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    with wrapper.cursor() as cursor:
+        cursor.execute(_sent(wrapper, sql, len(params)), params)
         return cursor.fetchall()
 
 
@@ -220,11 +320,12 @@ def run(statements: Sequence[Statement]) -> int:
     with wrapper.cursor() as cursor:
         if wrapper.vendor == "postgresql" and len(statements) > 1:
             cursor.execute(
-                "; ".join(sql for sql, _ in statements), [p for _, ps in statements for p in ps]
+                "; ".join(_sent(wrapper, sql, len(ps)) for sql, ps in statements),
+                [p for _, ps in statements for p in ps],
             )
         else:
             for sql, params in statements:
-                cursor.execute(sql, params)
+                cursor.execute(_sent(wrapper, sql, len(params)), params)
         return cursor.rowcount
 
 
@@ -254,7 +355,7 @@ def insert(model: type[Model], objs: Sequence[Model], *, ids: bool = False) -> N
     alias, done = Rows.of(model).alias, 0
     with connection.cursor() as cursor:
         for sql, params in statements:
-            cursor.execute(sql + " RETURNING id", params)
+            execute(cursor, sql + " RETURNING id", params)
             for (pk,) in cursor.fetchall():
                 obj, done = objs[done], done + 1
                 obj.pk = pk

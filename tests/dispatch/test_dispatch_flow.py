@@ -13,6 +13,7 @@ from dispatch import services
 from dispatch.models import DispatchRound, Offer, Trip, TripStop
 from orders import services as order_services
 from orders.models import Order
+from spark.lib import sql as lib_sql
 from spark.lib.actors import Actor
 from spark.lib.errors import InvalidTransition, NotFound
 from spark.lib.geo import Point
@@ -473,7 +474,8 @@ def test_at_the_door_every_order_of_the_trip_shows_where_the_driver_is(city, bat
         services.trip_stop_arrive(
             trip_id=trip.id, driver_id=driver.id, order_id=orders[0].id, actor=actor, location=door
         )
-    updates = [q["sql"] for q in queries if q["sql"].startswith("UPDATE orders_order")]
+    sent = [lib_sql.readable(q["sql"]) for q in queries]
+    updates = [sql for sql in sent if sql.startswith("UPDATE orders_order")]
     assert len(updates) == 1 + batched
     for order in orders:
         order.refresh_from_db()
@@ -507,3 +509,42 @@ def test_a_trip_taken_during_a_reserved_block_counts_towards_it(city):
         offer_public_id=_offer_for(driver).public_id, driver_id=driver.id, actor=_actor(driver)
     )
     assert Trip.objects.get().block_reservation_id == reservation.id
+
+
+def test_each_step_of_a_one_order_trip_is_its_reads_and_one_round_trip_of_writes(city):
+    """P11: every trip step locks what it changes, then sends all its writes (the trip's move,
+    the order's move, their events, the stop) together; the door checks the proof against the
+    order it locked, with no read of its own."""
+    driver, trip, order = _assigned_trip(city)
+    actor = _actor(driver)
+    ids = {"trip_id": trip.id, "driver_id": driver.id, "actor": actor, "location": HERE}
+    steps = {
+        "at store": lambda: services.trip_arrive_at_store(**ids),
+        "pickup": lambda: services.trip_confirm_pickup(**ids, codes={order.id: order.pickup_code}),
+        "at door": lambda: services.trip_stop_arrive(**ids, order_id=order.id),
+        "deliver": lambda: services.trip_stop_deliver(
+            **ids, order_id=order.id, proof=services.Proof(photo=_photo())
+        ),
+    }
+    sent = {}
+    for name, step in steps.items():
+        with CaptureQueriesContext(connection) as queries:
+            step()
+        statements = [lib_sql.readable(q["sql"]) for q in queries]
+        sent[name] = [s.split()[0] for s in statements if "SAVEPOINT" not in s]
+    locks = ["SELECT", "SELECT", "SELECT"]  # the trip, its stops, its orders
+    # (at the store, the trip just accepted also looks for work its follow-up sync left)
+    assert sent == {name: [*locks, "UPDATE"] for name in steps} | {
+        "at store": [*locks, "SELECT", "UPDATE"]
+    }
+    trip.refresh_from_db()
+    order.refresh_from_db()
+    assert (trip.status, order.status) == (Trip.Status.COMPLETED, Order.Status.DELIVERED)
+    stop = TripStop.objects.get(trip=trip)
+    assert stop.status == TripStop.Status.DELIVERED
+    assert stop.pod_photo
+    assert list(trip.events.values_list("to_status", flat=True).order_by("id"))[-3:] == [
+        "at_store",
+        "in_progress",
+        "completed",
+    ]

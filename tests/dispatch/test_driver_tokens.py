@@ -11,6 +11,7 @@ from dispatch import services
 from dispatch.auth import driver_token_for
 from dispatch.models import DispatchEvent, Offer, Trip
 from orders.models import Order
+from spark.lib import sql as lib_sql
 from tests.dispatch.conftest import online_driver
 from tests.orders.helpers import make_order
 
@@ -98,7 +99,7 @@ def test_accept_with_a_driver_token_is_three_statements(offered):
     # The audit history (pghistory) prefixes each statement with its context, in the same
     # round trip; savepoints are the test's transaction.
     statements = [
-        AUDIT_PREFIX.sub("", q["sql"]).split()[0]
+        AUDIT_PREFIX.sub("", lib_sql.readable(q["sql"])).split()[0]
         for q in queries.captured_queries
         if "SAVEPOINT" not in q["sql"]
     ]

@@ -133,14 +133,6 @@ def test_light_order_reads_match_the_orm(store):
     order = _odd_order(store)
     assert selectors.order_statuses(ids=[order.id]) == {order.id: "ready_for_pickup"}
     assert selectors.order_pickup_codes(ids=[order.id]) == {order.id: order.pickup_code}
-    needs = selectors.order_dropoff_requirements(order_id=order.id)
-    assert needs == selectors.DropoffRequirements(
-        status="ready_for_pickup",
-        signature_required=True,
-        pin_required=True,
-        dropoff_pin=order.dropoff_pin,
-        contains_alcohol=True,
-    )
     assert selectors.market_get(market_id=store.market_id) == store.market
     assert _values(selectors.market_get(market_id=store.market_id)) == _values(store.market)
 
