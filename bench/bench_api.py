@@ -127,6 +127,31 @@ def order_payload(store_id: str, external_order_id: str) -> dict:
     }
 
 
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def bare_create_payload(ids: dict) -> dict:
+    """The bare DRF create's body (ids from `_prepare`; wrk numbers `__ID__`)."""
+    return {
+        "merchant": ids["merchant_pk"],
+        "store": ids["store_pk"],
+        "external_order_id": "__ID__",
+        "customer_name": "Ann",
+        "customer_phone": "+16155550100",
+        "dropoff_address": "600 Main",
+        "dropoff_lat": 36.178,
+        "dropoff_lng": -86.75,
+        "items": [{"name": "Milk", "quantity": 2}],
+        "order_value_cents": 4599,
+        "fee_cents": 799,
+        "tip_cents": 300,
+        "currency": "USD",
+        "pickup_ready_at": "2030-01-01T12:00:00Z",
+        "dropoff_window_start": "2030-01-01T12:30:00Z",
+        "dropoff_window_end": "2030-01-01T13:30:00Z",
+    }
+
+
 def _seed_offers(drivers: int) -> list[tuple[str, str]]:
     code = (
         "import django, json; django.setup();"
@@ -309,27 +334,8 @@ def main() -> None:
     load = _wrk if shutil.which("wrk") else _python_client
     base = f"http://127.0.0.1:{port}"
     order_body = json.dumps(order_payload(ids["store_id"], "__ID__"))
-    bare_body = json.dumps(
-        {
-            "merchant": ids["merchant_pk"],
-            "store": ids["store_pk"],
-            "external_order_id": "__ID__",
-            "customer_name": "Ann",
-            "customer_phone": "+16155550100",
-            "dropoff_address": "600 Main",
-            "dropoff_lat": 36.178,
-            "dropoff_lng": -86.75,
-            "items": [{"name": "Milk", "quantity": 2}],
-            "order_value_cents": 4599,
-            "fee_cents": 799,
-            "tip_cents": 300,
-            "currency": "USD",
-            "pickup_ready_at": "2030-01-01T12:00:00Z",
-            "dropoff_window_start": "2030-01-01T12:30:00Z",
-            "dropoff_window_end": "2030-01-01T13:30:00Z",
-        }
-    )
-    json_headers = {"Content-Type": "application/json"}
+    bare_body = json.dumps(bare_create_payload(ids))
+    json_headers = JSON_HEADERS
     api_headers = {**json_headers, "Authorization": f"Bearer {API_KEY}", "Idempotency-Key": "x"}
     try:
         results = {

@@ -250,56 +250,70 @@ def _sync_assigned(trip: Trip) -> None:
     under a storm; this runs right after (a task kicked on commit, a sweep as the backstop)
     and before any later step of the trip.
     """
-    from dispatch.models import Offer
     from dispatch.services import offers
 
     if trip.status not in Trip.WITH_DRIVER:
         return
     # Every later step of the trip comes here first: one light query says whether anything is
     # left to do (only right after the accept): offers still open, orders still offered.
-    offered, open_offers = _sync_work(trip.id)
-    if open_offers:
+    work = _sync_work(trip.id)
+    if work.open_offers:
         offers.offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
-    if not offered:
+    if not work.offered:
         return
-    market_table = Trip._meta.get_field("market").related_model._meta.db_table
-    accepted = lib_sql.fetch(
-        f"SELECT o.pickup_km, m.average_speed_kmh FROM {Offer._meta.db_table} o"  # noqa: S608
-        f" INNER JOIN {Trip._meta.db_table} t ON t.id = o.trip_id"
-        f" INNER JOIN {market_table} m ON m.id = t.market_id"
-        " WHERE o.trip_id = %s AND o.status = %s",
-        [trip.id, Offer.Status.ACCEPTED],
-    )
-    pickup_km, speed_kmh = accepted[0] if accepted else (None, None)
     actor = Actor(label=f"driver:{trip.driver_id}")
     _move_and_tell(
         trip,
-        offered,
+        work.offered,
         to=ORDER["assigned"],
         actor=actor,
         note="trip accepted",
-        pickup_km=pickup_km,
-        speed_kmh=speed_kmh,
+        pickup_km=work.pickup_km,
+        speed_kmh=work.speed_kmh,
         introduce=True,
     )
 
 
-def _sync_work(trip_id: int) -> tuple[list[int], bool]:
-    """(orders of the trip's pending stops still offered, whether any offer is still open)."""
+@dataclass(frozen=True)
+class _SyncWork:
+    offered: list[int]  # orders of the trip's pending stops still offered
+    open_offers: bool  # whether any offer of the trip is still open
+    pickup_km: float | None  # the accepted offer's, and the market's speed: for the ETAs
+    speed_kmh: float | None
+
+
+def _sync_work(trip_id: int) -> _SyncWork:
+    """What _sync_assigned has left to do for the trip, and what it needs to do it, in one
+    read."""
     from dispatch.models import Offer
 
     order_table = TripStop._meta.get_field("order").related_model._meta.db_table
+    market_table = Trip._meta.get_field("market").related_model._meta.db_table
+    none = "CAST(NULL AS DOUBLE PRECISION)"  # typed: PostgreSQL types a UNION branch by branch
     rows = lib_sql.fetch(
-        f"SELECT %s, s.order_id FROM {TripStop._meta.db_table} s"  # noqa: S608
+        f"SELECT %s, s.order_id, {none}, {none} FROM {TripStop._meta.db_table} s"  # noqa: S608
         f" INNER JOIN {order_table} o ON o.id = s.order_id"
         " WHERE s.trip_id = %s AND s.is_active = %s AND s.status = %s AND o.status = %s"
-        f" UNION ALL SELECT %s, id FROM {Offer._meta.db_table} WHERE trip_id = %s AND status = %s",
+        f" UNION ALL SELECT %s, id, {none}, {none} FROM {Offer._meta.db_table}"
+        " WHERE trip_id = %s AND status = %s"
+        " UNION ALL SELECT %s, f.id, f.pickup_km, m.average_speed_kmh"
+        f" FROM {Offer._meta.db_table} f"
+        f" INNER JOIN {Trip._meta.db_table} t ON t.id = f.trip_id"
+        f" INNER JOIN {market_table} m ON m.id = t.market_id"
+        " WHERE f.trip_id = %s AND f.status = %s",
         [
             *("order", trip_id, True, TripStop.Status.PENDING, ORDER["offered"]),
             *("offer", trip_id, Offer.Status.OPEN),
+            *("accepted", trip_id, Offer.Status.ACCEPTED),
         ],
     )
-    return [i for kind, i in rows if kind == "order"], any(kind == "offer" for kind, _ in rows)
+    accepted = next(((km, speed) for kind, _, km, speed in rows if kind == "accepted"), None)
+    return _SyncWork(
+        offered=[i for kind, i, _, _ in rows if kind == "order"],
+        open_offers=any(kind == "offer" for kind, *_ in rows),
+        pickup_km=accepted[0] if accepted else None,
+        speed_kmh=accepted[1] if accepted else None,
+    )
 
 
 def _trips_to_sync(*, trip_id: int | None = None) -> list[tuple]:
