@@ -119,6 +119,9 @@ if EMBEDDED:
         "timeout": 20,
     }
 else:
+    if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+        # Django's backend, with each transaction's BEGIN sent with its first statement
+        DATABASES["default"]["ENGINE"] = "spark.lib.postgresql"
     # One test database per test run, so that parallel runs on one server never collide.
     DATABASES["default"]["TEST"] = {
         "NAME": env.str(

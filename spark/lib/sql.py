@@ -259,6 +259,7 @@ def _prepare(wrapper: BaseDatabaseWrapper, raw: Any, sql: str) -> object:
     from aborting it; a PREPARE stays when the transaction rolls back."""
     from psycopg2 import Error, errors
     from psycopg2.extensions import TRANSACTION_STATUS_IDLE, TRANSACTION_STATUS_INERROR
+    from psycopg2.extensions import cursor as psycopg2_cursor
 
     if "$" in sql or ";" in sql:
         return None
@@ -268,12 +269,14 @@ def _prepare(wrapper: BaseDatabaseWrapper, raw: Any, sql: str) -> object:
     name = "spark_" + hashlib.blake2b(sql.encode(), digest_size=8).hexdigest()
     numbers = iter(range(1, PREPARE_MAX_PARAMS + 1))
     body = _PLACEHOLDER.sub(lambda m: "%" if m[1] == "%" else f"${next(numbers)}", sql)
-    in_transaction = not raw.autocommit
-    if in_transaction and status == TRANSACTION_STATUS_IDLE:
+    # (spark.lib.postgresql keeps the driver in autocommit and opens transactions itself)
+    opens = not raw.autocommit and status == TRANSACTION_STATUS_IDLE
+    in_transaction = opens or status != TRANSACTION_STATUS_IDLE
+    if opens:
         # This PREPARE opens the transaction, so the audit context is not yet set in it.
         wrapper.spark_audit_set = None
     prepare = f"PREPARE {name} AS {body}"
-    with raw.cursor() as cursor:
+    with raw.cursor(cursor_factory=psycopg2_cursor) as cursor:  # the driver's own, plain
         try:
             if in_transaction:
                 prepare = f"SAVEPOINT spark_prepare; {prepare}; RELEASE SAVEPOINT spark_prepare"
