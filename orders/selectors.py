@@ -91,11 +91,6 @@ def order_statuses(*, ids: Iterable[int]) -> dict[int, str]:
     return _by_id("status", ids)
 
 
-def order_pickup_codes(*, ids: Iterable[int]) -> dict[int, str]:
-    """{order id: pickup code}, what the driver must enter at the hand-off."""
-    return _by_id("pickup_code", ids)
-
-
 @dataclass(frozen=True)
 class DispatchOrder:
     """What a dispatch round reads of an order to batch, price and offer it, with its store's

@@ -232,8 +232,13 @@ def _move_and_tell(
     """_move_orders, then _tell_orders: in the move's own UPDATE when the orders it moves are
     the ones the trip still carries (a round trip less per trip step, P11)."""
     stops = active_stops(trip) if stops is None else stops
-    move = {"to": to, "actor": actor, "location": location, "note": note}
-    move["before_move"] = before_move
+    move = {
+        "to": to,
+        "actor": actor,
+        "location": location,
+        "note": note,
+        "before_move": before_move,
+    }
     if order_ids and sorted(set(order_ids)) == sorted(s.order_id for s in stops):
         courier = courier_for(trip, stops=stops, location=location, **courier_args)
         _move_orders(order_ids, **move, courier=courier, expected_from=expected_from)
@@ -387,9 +392,6 @@ def trip_confirm_pickup(
     stops = active_stops(trip)
     order_ids = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
     if trip.status == Trip.Status.ASSIGNED:  # staff may confirm before the driver checks in
-        if codes is not None:
-            _check_pickup_codes(order_ids, codes, order_selectors.order_pickup_codes(ids=order_ids))
-            codes = None  # checked
         _trip_transition(
             trip,
             to=Trip.Status.AT_STORE,
@@ -400,8 +402,9 @@ def trip_confirm_pickup(
         _move_orders(order_ids, to=ORDER["at_store"], actor=actor, location=location)
 
     def before_move(orders: list) -> list[lib_sql.Statement]:
-        # The codes are checked against the orders the move has locked (no read of its own),
-        # and the trip's move goes out with theirs.
+        # The codes are checked against the orders the move has locked (no read of its own; a
+        # wrong code fails the step, the check-in above included), and the trip's move goes
+        # out with theirs.
         if codes is not None:
             _check_pickup_codes(order_ids, codes, {o.id: o.pickup_code for o in orders})
         return trips_transition_statements(

@@ -15,7 +15,7 @@ from orders import services as order_services
 from orders.models import Order
 from spark.lib import sql as lib_sql
 from spark.lib.actors import Actor
-from spark.lib.errors import InvalidTransition, NotFound
+from spark.lib.errors import InvalidTransition, NotFound, Unprocessable
 from spark.lib.geo import Point
 from tests.dispatch.conftest import online_driver
 from tests.drivers import files
@@ -548,3 +548,21 @@ def test_each_step_of_a_one_order_trip_is_its_reads_and_one_round_trip_of_writes
         "in_progress",
         "completed",
     ]
+
+
+def test_a_wrong_pickup_code_before_checking_in_moves_nothing(city):
+    """Picking up straight from assigned checks the driver in first; a wrong code fails the
+    whole step, the check-in included."""
+    driver, trip, order = _assigned_trip(city)
+    with pytest.raises(Unprocessable, match="pickup code"):
+        services.trip_confirm_pickup(
+            trip_id=trip.id,
+            driver_id=driver.id,
+            actor=_actor(driver),
+            location=HERE,
+            codes={order.id: "WRONG"},
+        )
+    trip.refresh_from_db()
+    order.refresh_from_db()
+    assert (trip.status, order.status) == (Trip.Status.ASSIGNED, Order.Status.DRIVER_ASSIGNED)
+    assert not trip.events.filter(to_status="at_store").exists()

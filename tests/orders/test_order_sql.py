@@ -132,7 +132,6 @@ def test_dispatch_orders_read_like_the_orm(store):
 def test_light_order_reads_match_the_orm(store):
     order = _odd_order(store)
     assert selectors.order_statuses(ids=[order.id]) == {order.id: "ready_for_pickup"}
-    assert selectors.order_pickup_codes(ids=[order.id]) == {order.id: order.pickup_code}
     assert selectors.market_get(market_id=store.market_id) == store.market
     assert _values(selectors.market_get(market_id=store.market_id)) == _values(store.market)
 
