@@ -72,9 +72,9 @@ def availability_list_online_positions(*, market_id: int) -> list[OnlineDriver]:
     sql = (
         "SELECT driver_id, lat, lng, location_at"  # noqa: S608
         f" FROM {DriverAvailability._meta.db_table}"
-        " WHERE market_id = %s AND is_online = %s ORDER BY driver_id"
+        f" WHERE market_id = %s AND is_online = {lib_sql.literal(True)} ORDER BY driver_id"
     )
-    rows = lib_sql.fetch(sql, [market_id, True])
+    rows = lib_sql.fetch(sql, [market_id])
     return [OnlineDriver(d, lat, lng, _aware(at)) for d, lat, lng, at in rows]
 
 
@@ -209,13 +209,14 @@ def block_reservation_driver_ids_active(*, driver_ids: list[int], at: datetime) 
     if not driver_ids:
         return set()
     when = Block._meta.get_field("starts_at").get_db_prep_value(at, connection)
+    drivers, params = lib_sql.any_of("r.driver_id", driver_ids)
     sql = (
         f"SELECT r.driver_id FROM {BlockReservation._meta.db_table} r"  # noqa: S608
         f" INNER JOIN {Block._meta.db_table} b ON b.id = r.block_id"
-        f" WHERE r.driver_id IN ({', '.join(['%s'] * len(driver_ids))}) AND r.status = %s"
+        f" WHERE {drivers} AND r.status = {lib_sql.literal(BlockReservation.Status.RESERVED)}"
         " AND b.starts_at <= %s AND b.ends_at > %s"
     )
-    rows = lib_sql.fetch(sql, [*driver_ids, BlockReservation.Status.RESERVED, when, when])
+    rows = lib_sql.fetch(sql, [*params, when, when])
     return {driver_id for (driver_id,) in rows}
 
 

@@ -159,18 +159,18 @@ def _dispatch_orders(where: str, params: list[object]) -> list[DispatchOrder]:
 
 def order_list_ready(*, market_id: int) -> list[DispatchOrder]:
     """Ready orders of a market (dispatch reads them each round), in id order."""
-    return _dispatch_orders(
-        "s.market_id = %s AND o.status = %s", [market_id, Order.Status.READY_FOR_PICKUP]
-    )
+    ready = lib_sql.literal(Order.Status.READY_FOR_PICKUP)
+    return _dispatch_orders(f"s.market_id = %s AND o.status = {ready}", [market_id])
 
 
 def order_list_upcoming(*, market_id: int, until: datetime) -> list[DispatchOrder]:
     """Orders still being packed that will be ready by `until`, in id order. Dispatch never
     offers them; it may hold a ready order back for a round or two to batch it with one."""
     until_db = Order._meta.get_field("pickup_ready_at").get_db_prep_value(until, connection)
+    created = lib_sql.literal(Order.Status.CREATED)
     return _dispatch_orders(
-        "s.market_id = %s AND o.status = %s AND o.pickup_ready_at <= %s",
-        [market_id, Order.Status.CREATED, until_db],
+        f"s.market_id = %s AND o.status = {created} AND o.pickup_ready_at <= %s",
+        [market_id, until_db],
     )
 
 
@@ -178,7 +178,7 @@ def order_list_for_dispatch(*, ids: list[int]) -> list[DispatchOrder]:
     """Orders by id, as a round reads them (DispatchOrder), in id order."""
     if not ids:
         return []
-    return _dispatch_orders(f"o.id IN ({', '.join(['%s'] * len(ids))})", list(ids))
+    return _dispatch_orders(*lib_sql.any_of("o.id", ids))
 
 
 def store_list_for_merchant(*, merchant: Merchant) -> QuerySet[Store]:

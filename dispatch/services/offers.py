@@ -68,10 +68,10 @@ def _close_open(where: str, params: list[object], *, to: str, now: object) -> li
         sets, values = sets + ", responded_at = %s", [*values, at]
     query = f"""
         UPDATE {Offer._meta.db_table} SET {sets}
-        WHERE status = %s AND {where}
+        WHERE status = {lib_sql.literal(Offer.Status.OPEN)} AND {where}
         RETURNING id, trip_id
     """  # noqa: S608 (table and column names from the code, values as parameters)
-    return sorted(lib_sql.fetch(query, [*values, Offer.Status.OPEN, *params]))
+    return sorted(lib_sql.fetch(query, [*values, *params]))
 
 
 def _why_not(offer_public_id: object, driver_id: int) -> Conflict:
@@ -245,8 +245,9 @@ def _release_if_unanswered(trip: Trip, *, actor: Actor, note: str) -> None:
     if trip.status != Trip.Status.OFFERED:
         return
     still_open = lib_sql.fetch(
-        f"SELECT 1 FROM {Offer._meta.db_table} WHERE trip_id = %s AND status = %s",  # noqa: S608
-        [trip.id, Offer.Status.OPEN],
+        f"SELECT 1 FROM {Offer._meta.db_table} WHERE trip_id = %s"  # noqa: S608
+        f" AND status = {lib_sql.literal(Offer.Status.OPEN)}",
+        [trip.id],
     )
     if still_open:
         return  # a broadcast: others may still take it
@@ -269,9 +270,9 @@ def offers_expire_due(*, market_id: int | None = None) -> int:
     query = (
         f"SELECT DISTINCT o.trip_id FROM {Offer._meta.db_table} o"  # noqa: S608
         f" INNER JOIN {Trip._meta.db_table} t ON t.id = o.trip_id"
-        " WHERE o.status = %s AND o.expires_at <= %s"
+        f" WHERE o.status = {lib_sql.literal(Offer.Status.OPEN)} AND o.expires_at <= %s"
     )
-    params = [Offer.Status.OPEN, _AcceptSql._prep(Offer, "expires_at", now)]
+    params = [_AcceptSql._prep(Offer, "expires_at", now)]
     if market_id is not None:
         query, params = query + " AND t.market_id = %s", [*params, market_id]
     trip_ids = [i for (i,) in lib_sql.fetch(query + " ORDER BY o.trip_id LIMIT 2000", params)]

@@ -12,7 +12,7 @@ from datetime import timedelta
 from django.db import connection
 
 from dispatch.models import Offer, Trip, TripStop
-from spark.lib.sql import Rows, fetch, marks
+from spark.lib.sql import Rows, any_of, fetch, literal, literals
 
 
 def _for_update(*, skip_locked: bool = False) -> str:
@@ -45,8 +45,36 @@ def lock_trips(trip_ids: list[int]) -> list[Trip]:
     """Trips by id, locked in id order (a round's offers move hundreds at once)."""
     if not trip_ids:
         return []
-    where = f"t.id IN ({marks(len(trip_ids))}) ORDER BY t.id"
-    return _trips(where, list(trip_ids), _for_update())
+    where, params = any_of("t.id", trip_ids)
+    return _trips(where + " ORDER BY t.id", params, _for_update())
+
+
+def lock_trip_with_stops(
+    trip_id: int, *, driver_id: int | None = None, lock_stops: bool = False
+) -> tuple[Trip, list[TripStop]] | None:
+    """The trip, locked (and only if it is this driver's, when driver_id is given), with its
+    active stops in driving order, in one read (every step of a trip needs both; P11). With
+    `lock_stops` the stops are locked too (the door steps change one and look at them all).
+    None when the trip is not found."""
+    trips, stops = Rows.of(Trip), Rows.of(TripStop)
+    where, params = "t.id = %s", [trip_id]
+    if driver_id is not None:
+        where, params = where + " AND t.driver_id = %s", [trip_id, driver_id]
+    lock = _for_update()
+    if lock and connection.features.has_select_for_update_of:
+        lock += " OF t, s" if lock_stops else " OF t"
+    sql = (
+        f"SELECT {trips.columns('t')}, {stops.columns('s')}"  # noqa: S608
+        f" FROM {Trip._meta.db_table} t INNER JOIN {TripStop._meta.db_table} s"
+        f" ON s.trip_id = t.id AND s.is_active = {literal(True)}"
+        f" WHERE {where} ORDER BY s.sequence{lock}"
+    )
+    rows = fetch(sql, params)
+    if not rows:  # not found, or a trip without active stops (each cancelled, say)
+        trip = lock_trip(trip_id, driver_id=driver_id)
+        return None if trip is None else (trip, [])
+    start = len(trips.fields)
+    return trips.instance(rows[0]), [stops.instance(row, start) for row in rows]
 
 
 def _stops(where: str, params: list[object], lock: str = "") -> list[TripStop]:
@@ -61,13 +89,6 @@ def active_stops(trip_id: int) -> list[TripStop]:
     return _stops("s.trip_id = %s AND s.is_active = %s ORDER BY s.sequence", [trip_id, True])
 
 
-def lock_active_stops(trip_id: int) -> list[TripStop]:
-    """The trip's active stops in driving order, locked: for a step that changes one of them
-    and then looks at them all (one read instead of two)."""
-    where = "s.trip_id = %s AND s.is_active = %s ORDER BY s.sequence"
-    return _stops(where, [trip_id, True], _for_update())
-
-
 def lock_stop(trip_id: int, order_id: int) -> TripStop | None:
     """The order's active stop on the trip, locked."""
     where = "s.trip_id = %s AND s.order_id = %s AND s.is_active = %s"
@@ -78,18 +99,18 @@ def lock_stop(trip_id: int, order_id: int) -> TripStop | None:
 def lock_stops_of_cancelled_orders(*, market_id: int, cancelled: str) -> list[tuple[int, int]]:
     """(stop id, trip id) of the pending stops of live trips of the market whose order the shop
     cancelled, locked (every round sweeps them; almost always none)."""
-    live = sorted(Trip.ACTIVE)
     order_table = TripStop._meta.get_field("order").related_model._meta.db_table
     lock = " OF s" if connection.features.has_select_for_update_of else ""
     query = (
         f"SELECT s.id, s.trip_id FROM {TripStop._meta.db_table} s"  # noqa: S608
         f" INNER JOIN {Trip._meta.db_table} t ON t.id = s.trip_id"
         f" INNER JOIN {order_table} o ON o.id = s.order_id"
-        " WHERE s.is_active = %s AND s.status = %s AND t.market_id = %s"
-        f" AND t.status IN ({marks(len(live))}) AND o.status = %s ORDER BY s.sequence"
+        f" WHERE s.is_active = {literal(True)} AND s.status = {literal(TripStop.Status.PENDING)}"
+        f" AND t.market_id = %s AND t.status IN ({literals(sorted(Trip.ACTIVE))})"
+        f" AND o.status = {literal(cancelled)} ORDER BY s.sequence"
         f"{_for_update() + lock if _for_update() else ''}"
     )
-    return fetch(query, [True, TripStop.Status.PENDING, market_id, *live, cancelled])
+    return fetch(query, [market_id])
 
 
 def pending_order_ids_by_driver(driver_ids: list[int]) -> dict[int, list[int]]:
@@ -97,15 +118,16 @@ def pending_order_ids_by_driver(driver_ids: list[int]) -> dict[int, list[int]]:
     drivers that have one (a ping moves the courier of those orders)."""
     if not driver_ids:
         return {}
-    live = sorted(Trip.WITH_DRIVER)
+    drivers, params = any_of("t.driver_id", driver_ids)
     sql = (
         f"SELECT t.driver_id, s.order_id FROM {TripStop._meta.db_table} s"  # noqa: S608
         f" INNER JOIN {Trip._meta.db_table} t ON t.id = s.trip_id"
-        f" WHERE s.is_active = %s AND s.status = %s AND t.driver_id IN ({marks(len(driver_ids))})"
-        f" AND t.status IN ({marks(len(live))}) ORDER BY s.order_id"
+        f" WHERE s.is_active = {literal(True)} AND s.status = {literal(TripStop.Status.PENDING)}"
+        f" AND {drivers} AND t.status IN ({literals(sorted(Trip.WITH_DRIVER))})"
+        " ORDER BY s.order_id"
     )
     out: dict[int, list[int]] = {}
-    for driver_id, order_id in fetch(sql, [True, TripStop.Status.PENDING, *driver_ids, *live]):
+    for driver_id, order_id in fetch(sql, params):
         out.setdefault(driver_id, []).append(order_id)
     return out
 
@@ -115,13 +137,13 @@ def pending_order_ids_by_driver(driver_ids: list[int]) -> dict[int, list[int]]:
 
 def order_ids_in_live_trips(*, market_id: int) -> set[int]:
     """Orders on an active stop of a live trip of the market (not new to a round)."""
-    live = sorted(Trip.ACTIVE)
     query = (
         f"SELECT s.order_id FROM {TripStop._meta.db_table} s"  # noqa: S608
         f" INNER JOIN {Trip._meta.db_table} t ON t.id = s.trip_id"
-        f" WHERE s.is_active = %s AND t.market_id = %s AND t.status IN ({marks(len(live))})"
+        f" WHERE s.is_active = {literal(True)} AND t.market_id = %s"
+        f" AND t.status IN ({literals(sorted(Trip.ACTIVE))})"
     )
-    return {order_id for (order_id,) in fetch(query, [True, market_id, *live])}
+    return {order_id for (order_id,) in fetch(query, [market_id])}
 
 
 def pooled_trips(*, market_id: int) -> list[tuple[int, int, int, int, list[int]]]:
@@ -130,13 +152,12 @@ def pooled_trips(*, market_id: int) -> list[tuple[int, int, int, int, list[int]]
     query = (
         "SELECT t.id, t.store_id, t.boost_cents, t.unaccepted_rounds, s.order_id"  # noqa: S608
         f" FROM {Trip._meta.db_table} t LEFT OUTER JOIN {TripStop._meta.db_table} s"
-        " ON s.trip_id = t.id AND s.is_active = %s"
-        " WHERE t.market_id = %s AND t.status = %s ORDER BY t.id, s.order_id"
+        f" ON s.trip_id = t.id AND s.is_active = {literal(True)}"
+        f" WHERE t.market_id = %s AND t.status = {literal(Trip.Status.POOLED)}"
+        " ORDER BY t.id, s.order_id"
     )
     out: list[tuple[int, int, int, int, list[int]]] = []
-    for trip_id, store_id, boost, rounds, order_id in fetch(
-        query, [True, market_id, Trip.Status.POOLED]
-    ):
+    for trip_id, store_id, boost, rounds, order_id in fetch(query, [market_id]):
         if not out or out[-1][0] != trip_id:
             out.append((trip_id, store_id, boost, rounds, []))
         if order_id is not None:
@@ -148,16 +169,15 @@ def driver_ids_busy(driver_ids: list[int]) -> set[int]:
     """Drivers on a trip, or with an offer open (a round offers them nothing)."""
     if not driver_ids:
         return set()
-    live = sorted(Trip.WITH_DRIVER)
-    ids = marks(len(driver_ids))
+    on_trip, trip_params = any_of("driver_id", driver_ids)
+    offered, offer_params = any_of("driver_id", driver_ids)
     query = (
         f"SELECT driver_id FROM {Trip._meta.db_table}"  # noqa: S608
-        f" WHERE driver_id IN ({ids}) AND status IN ({marks(len(live))})"
+        f" WHERE {on_trip} AND status IN ({literals(sorted(Trip.WITH_DRIVER))})"
         f" UNION SELECT driver_id FROM {Offer._meta.db_table}"
-        f" WHERE driver_id IN ({ids}) AND status = %s"
+        f" WHERE {offered} AND status = {literal(Offer.Status.OPEN)}"
     )
-    params = [*driver_ids, *live, *driver_ids, Offer.Status.OPEN]
-    return {driver_id for (driver_id,) in fetch(query, params)}
+    return {driver_id for (driver_id,) in fetch(query, [*trip_params, *offer_params])}
 
 
 def busy_since(driver_ids: list[int], *, since: object) -> dict[int, timedelta]:
@@ -169,12 +189,12 @@ def busy_since(driver_ids: list[int], *, since: object) -> dict[int, timedelta]:
     diff, _ = connection.ops.subtract_temporals(
         "DateTimeField", ("completed_at", ()), ("assigned_at", ())
     )
+    drivers, params = any_of("driver_id", driver_ids)
     query = (
         f"SELECT driver_id, SUM({diff}) FROM {Trip._meta.db_table}"  # noqa: S608
-        f" WHERE driver_id IN ({marks(len(driver_ids))}) AND completed_at >= %s"
-        " GROUP BY driver_id"
+        f" WHERE {drivers} AND completed_at >= %s GROUP BY driver_id"
     )
-    rows = fetch(query, [*driver_ids, at.get_db_prep_value(since, connection)])
+    rows = fetch(query, [*params, at.get_db_prep_value(since, connection)])
     # PostgreSQL sums intervals; SQLite sums the microseconds of Django's diff function.
     return {
         driver_id: total if isinstance(total, timedelta) else timedelta(microseconds=total)
@@ -187,11 +207,13 @@ def pending_order_ids(trip_ids: list[int]) -> list[int]:
     """The orders on the pending active stops of these trips."""
     if not trip_ids:
         return []
+    trips, params = any_of("trip_id", trip_ids)
     query = (
         f"SELECT order_id FROM {TripStop._meta.db_table}"  # noqa: S608
-        f" WHERE trip_id IN ({marks(len(trip_ids))}) AND is_active = %s AND status = %s"
+        f" WHERE {trips} AND is_active = {literal(True)}"
+        f" AND status = {literal(TripStop.Status.PENDING)}"
     )
-    return [i for (i,) in fetch(query, [*trip_ids, True, TripStop.Status.PENDING])]
+    return [i for (i,) in fetch(query, params)]
 
 
 def offer_get(offer_id: int) -> Offer:

@@ -49,11 +49,27 @@ def _lock_trip(trip_id: int, *, driver_id: int | None = None) -> Trip:
     trip = sql.lock_trip(trip_id, driver_id=driver_id)
     if trip is None:
         raise NotFound("No such trip.")
+    _sync_if_just_accepted(trip)
+    return trip
+
+
+def _lock_trip_with_stops(
+    trip_id: int, *, driver_id: int | None = None, lock_stops: bool = False
+) -> tuple[Trip, list[TripStop]]:
+    """The trip, locked, and its active stops in driving order (locked too with `lock_stops`),
+    in one read."""
+    found = sql.lock_trip_with_stops(trip_id, driver_id=driver_id, lock_stops=lock_stops)
+    if found is None:
+        raise NotFound("No such trip.")
+    _sync_if_just_accepted(found[0])
+    return found
+
+
+def _sync_if_just_accepted(trip: Trip) -> None:
     if trip.status == Trip.Status.ASSIGNED:
         # A step right after the accept may beat the follow-up task; later steps never can
         # (checking in at the store already synced), so they skip its queries.
         _sync_assigned(trip)
-    return trip
 
 
 def _trip_transition(
@@ -295,22 +311,20 @@ def _sync_work(trip_id: int) -> _SyncWork:
     order_table = TripStop._meta.get_field("order").related_model._meta.db_table
     market_table = Trip._meta.get_field("market").related_model._meta.db_table
     none = "CAST(NULL AS DOUBLE PRECISION)"  # typed: PostgreSQL types a UNION branch by branch
+    lit = lib_sql.literal
     rows = lib_sql.fetch(
-        f"SELECT %s, s.order_id, {none}, {none} FROM {TripStop._meta.db_table} s"  # noqa: S608
+        f"SELECT 'order', s.order_id, {none}, {none} FROM {TripStop._meta.db_table} s"  # noqa: S608
         f" INNER JOIN {order_table} o ON o.id = s.order_id"
-        " WHERE s.trip_id = %s AND s.is_active = %s AND s.status = %s AND o.status = %s"
-        f" UNION ALL SELECT %s, id, {none}, {none} FROM {Offer._meta.db_table}"
-        " WHERE trip_id = %s AND status = %s"
-        " UNION ALL SELECT %s, f.id, f.pickup_km, m.average_speed_kmh"
+        f" WHERE s.trip_id = %s AND s.is_active = {lit(True)}"
+        f" AND s.status = {lit(TripStop.Status.PENDING)} AND o.status = {lit(ORDER['offered'])}"
+        f" UNION ALL SELECT 'offer', id, {none}, {none} FROM {Offer._meta.db_table}"
+        f" WHERE trip_id = %s AND status = {lit(Offer.Status.OPEN)}"
+        " UNION ALL SELECT 'accepted', f.id, f.pickup_km, m.average_speed_kmh"
         f" FROM {Offer._meta.db_table} f"
         f" INNER JOIN {Trip._meta.db_table} t ON t.id = f.trip_id"
         f" INNER JOIN {market_table} m ON m.id = t.market_id"
-        " WHERE f.trip_id = %s AND f.status = %s",
-        [
-            *("order", trip_id, True, TripStop.Status.PENDING, ORDER["offered"]),
-            *("offer", trip_id, Offer.Status.OPEN),
-            *("accepted", trip_id, Offer.Status.ACCEPTED),
-        ],
+        f" WHERE f.trip_id = %s AND f.status = {lit(Offer.Status.ACCEPTED)}",
+        [trip_id, trip_id, trip_id],
     )
     accepted = next(((km, speed) for kind, _, km, speed in rows if kind == "accepted"), None)
     return _SyncWork(
@@ -324,18 +338,19 @@ def _sync_work(trip_id: int) -> _SyncWork:
 def _trips_to_sync(*, trip_id: int | None = None) -> list[tuple]:
     """Trips a driver has taken with an active pending stop whose order is still offered: the
     sync's work. Plain SQL, as the ORM's order__status lookup would join the orders' table."""
-    live = sorted(Trip.WITH_DRIVER)
+    lit = lib_sql.literal
     order_table = TripStop._meta.get_field("order").related_model._meta.db_table
     query = (
         f"SELECT DISTINCT s.trip_id FROM {TripStop._meta.db_table} s"  # noqa: S608
         f" INNER JOIN {Trip._meta.db_table} t ON t.id = s.trip_id"
         f" INNER JOIN {order_table} o ON o.id = s.order_id"
-        f" WHERE s.is_active = %s AND s.status = %s AND o.status = %s"
-        f" AND t.status IN ({lib_sql.marks(len(live))})"
+        f" WHERE s.is_active = {lit(True)} AND s.status = {lit(TripStop.Status.PENDING)}"
+        f" AND o.status = {lit(ORDER['offered'])}"
+        f" AND t.status IN ({lib_sql.literals(sorted(Trip.WITH_DRIVER))})"
     )
-    params: list[object] = [True, TripStop.Status.PENDING, ORDER["offered"], *live]
+    params: list[object] = []
     if trip_id is not None:
-        query, params = query + " AND s.trip_id = %s", [*params, trip_id]
+        query, params = query + " AND s.trip_id = %s", [trip_id]
     return lib_sql.fetch(query + " ORDER BY s.trip_id LIMIT 500", params)
 
 
@@ -354,7 +369,7 @@ def trips_sync_assigned(*, trip_id: int | None = None) -> int:
 
 @transaction.atomic
 def trip_arrive_at_store(*, trip_id: int, driver_id: int, actor: Actor, location: Point) -> Trip:
-    trip = _lock_trip(trip_id, driver_id=driver_id)
+    trip, stops = _lock_trip_with_stops(trip_id, driver_id=driver_id)
     # The trip's move goes out with its orders' (one round trip less, P11).
     writes = trips_transition_statements(
         [trip],
@@ -363,7 +378,6 @@ def trip_arrive_at_store(*, trip_id: int, driver_id: int, actor: Actor, location
         location=location,
         fields={"arrived_at_store_at": clock.now()},
     )
-    stops = active_stops(trip)
     pending = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
     _move_and_tell(
         trip,
@@ -388,8 +402,7 @@ def trip_confirm_pickup(
 ) -> Trip:
     """The hand-off: the driver enters each order's pickup code (which the store gives), or
     store staff confirm it in their dashboard (then `codes` is None and driver_id is None)."""
-    trip = _lock_trip(trip_id, driver_id=driver_id)
-    stops = active_stops(trip)
+    trip, stops = _lock_trip_with_stops(trip_id, driver_id=driver_id)
     order_ids = [s.order_id for s in stops if s.status == TripStop.Status.PENDING]
     if trip.status == Trip.Status.ASSIGNED:  # staff may confirm before the driver checks in
         _trip_transition(
@@ -448,14 +461,12 @@ def _lock_stop(trip: Trip, order_id: int) -> TripStop:
     return stop
 
 
-def _lock_stops(trip: Trip, order_id: int) -> tuple[TripStop, list[TripStop]]:
-    """The order's active stop on the trip, and all the trip's active stops, locked in one read
-    (the door steps change one stop and then look at them all)."""
-    stops = sql.lock_active_stops(trip.id)
+def _stop_of(stops: list[TripStop], order_id: int) -> TripStop:
+    """The order's stop among the trip's active stops."""
     stop = next((s for s in stops if s.order_id == order_id), None)
     if stop is None:
         raise NotFound("No such stop on this trip.")
-    return stop, stops
+    return stop
 
 
 def _require_in_progress(trip: Trip) -> None:
@@ -469,9 +480,9 @@ def _require_in_progress(trip: Trip) -> None:
 def trip_stop_arrive(
     *, trip_id: int, driver_id: int, order_id: int, actor: Actor, location: Point
 ) -> TripStop:
-    trip = _lock_trip(trip_id, driver_id=driver_id)
+    trip, stops = _lock_trip_with_stops(trip_id, driver_id=driver_id, lock_stops=True)
     _require_in_progress(trip)
-    stop, stops = _lock_stops(trip, order_id)
+    stop = _stop_of(stops, order_id)
     _move_and_tell(
         trip,
         [order_id],
@@ -518,9 +529,9 @@ def _check_proof(order: object, proof: Proof) -> dict:
 def trip_stop_deliver(
     *, trip_id: int, driver_id: int, order_id: int, proof: Proof, actor: Actor, location: Point
 ) -> TripStop:
-    trip = _lock_trip(trip_id, driver_id=driver_id)
+    trip, stops = _lock_trip_with_stops(trip_id, driver_id=driver_id, lock_stops=True)
     _require_in_progress(trip)
-    stop, stops = _lock_stops(trip, order_id)
+    stop = _stop_of(stops, order_id)
 
     def before_move(orders: list) -> list[lib_sql.Statement]:
         # The proof is checked against the order the move has locked (no read of its own); the
@@ -583,8 +594,8 @@ def trip_stop_return(
     driver_id: int | None = None,
 ) -> TripStop:
     """The order is back at the store (the driver says so, or store staff confirm it)."""
-    trip = _lock_trip(trip_id, driver_id=driver_id)
-    stop, stops = _lock_stops(trip, order_id)
+    trip, stops = _lock_trip_with_stops(trip_id, driver_id=driver_id, lock_stops=True)
+    stop = _stop_of(stops, order_id)
     if stop.status != TripStop.Status.UNDELIVERABLE:
         raise InvalidTransition(
             "Only an undeliverable order goes back to the store.", current_status=stop.status

@@ -479,7 +479,7 @@ def _transition_many(
     if to == Order.Status.OFFERED:  # only from ready: dispatch's churn, no webhook to build
         orders = sql.lock_orders_light(ids)
     else:
-        orders = sql.lock_orders(f"o.id IN ({', '.join(['%s'] * len(ids))})", list(ids))
+        orders = sql.lock_orders(*lib_sql.any_of("o.id", ids))
     if len(orders) != len(ids):
         raise NotFound("No such order.")
     for order in orders:

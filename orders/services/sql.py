@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 
 from orders.models import Market, Merchant, Order, OrderEvent, Store, WebhookEndpoint
-from spark.lib.sql import Rows, fetch, marks, prep, update
+from spark.lib.sql import Rows, any_of, fetch, literal, prep, update
 
 
 def lock_orders(where: str, params: list[object]) -> list[Order]:
@@ -30,12 +30,12 @@ def lock_orders(where: str, params: list[object]) -> list[Order]:
     sql = (
         f"SELECT {rows.columns('o')}, s.public_id, EXISTS("  # noqa: S608
         f"SELECT 1 FROM {WebhookEndpoint._meta.db_table} ep"
-        " WHERE ep.merchant_id = o.merchant_id AND ep.is_active = %s)"
+        f" WHERE ep.merchant_id = o.merchant_id AND ep.is_active = {literal(True)})"
         f" FROM {Order._meta.db_table} o INNER JOIN {Store._meta.db_table} s ON s.id = o.store_id"
         f" WHERE {where} ORDER BY o.id{lock}"
     )
     orders = []
-    for row in fetch(sql, [True, *params]):
+    for row in fetch(sql, params):
         order = rows.instance(row)
         # The raw column: a UUID on PostgreSQL, its hex on SQLite.
         order.store_public_id = str(uuid.UUID(str(row[-2])))
@@ -55,15 +55,16 @@ def lock_orders_light(ids: list[int]) -> list[Order]:
     fields = [f for f in Order._meta.concrete_fields if f.attname in LIGHT_FIELDS]
     lock = " FOR UPDATE" if connection.features.has_select_for_update else ""
     quote = connection.ops.quote_name
+    where, params = any_of("o.id", ids)
     sql = (
         f"SELECT {', '.join('o.' + quote(f.column) for f in fields)}"  # noqa: S608
-        f" FROM {Order._meta.db_table} o WHERE o.id IN ({marks(len(ids))}) ORDER BY o.id{lock}"
+        f" FROM {Order._meta.db_table} o WHERE {where} ORDER BY o.id{lock}"
     )
     public_id = Order._meta.get_field("public_id")
     at = fields.index(public_id)
     names = [f.attname for f in fields]
     orders = []
-    for row in fetch(sql, ids):
+    for row in fetch(sql, params):
         values = list(row)
         values[at] = public_id.to_python(values[at])  # its hex on SQLite, a UUID on PostgreSQL
         orders.append(Order.from_db(connection.alias, names, values))
@@ -85,12 +86,12 @@ def event_rows(order_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
     out: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
     if not ids:
         return out
+    where, params = any_of("order_id", ids)
     sql = (
         "SELECT order_id, kind, from_status, to_status, at, note, lat, lng"  # noqa: S608
-        f" FROM {OrderEvent._meta.db_table} WHERE order_id IN ({marks(len(ids))})"
-        " ORDER BY at, id"
+        f" FROM {OrderEvent._meta.db_table} WHERE {where} ORDER BY at, id"
     )
-    for order_id, kind, from_status, to_status, at, note, lat, lng in fetch(sql, ids):
+    for order_id, kind, from_status, to_status, at, note, lat, lng in fetch(sql, params):
         out[order_id].append(
             {
                 "kind": kind,

@@ -49,6 +49,53 @@ def marks(n: int) -> str:
     return ", ".join(["%s"] * n)
 
 
+# From this many values on, `any_of` sends one array on PostgreSQL rather than an IN list.
+ANY_FROM = 16
+
+
+def any_of(column: str, values: Iterable[object]) -> tuple[str, list[object]]:
+    """`column` is one of `values`, as SQL and its parameters.
+
+    A short list is an IN list (`IN (%s, %s)`): one prepared statement per length, whose
+    generic plan PostgreSQL soon uses, as it knows how many values come. From ANY_FROM values
+    on, PostgreSQL gets one array parameter (`= ANY(%s)`): a round's hundreds of drivers are
+    then one prepared statement, not one per length each planned at every call (a short list
+    stays an IN list because PostgreSQL guesses ten values for an array it has not seen, and
+    so re-plans a one-order move at every call rather than trust that guess). SQLite always
+    gets the IN list, and takes an empty one (which matches nothing)."""
+    values = list(values)
+    if connection.vendor == "postgresql" and len(values) >= ANY_FROM:
+        return f"{column} = ANY(%s)", [values]
+    if not values and connection.vendor == "postgresql":
+        return "FALSE", []
+    return f"{column} IN ({marks(len(values))})", values
+
+
+_CONSTANT = re.compile(r"[A-Za-z0-9_.:-]*")
+
+
+def literal(value: object) -> str:
+    """A constant of the code (a status, a flag) written into the SQL text, not sent as a
+    parameter. The planner then sees it: `o.status = 'offered'` is planned for the few offered
+    orders, where `o.status = $1` is planned for an average status, so PostgreSQL kept
+    re-planning such prepared statements at every call rather than use their generic plan.
+    Only for the code's own constants, never for outside input (anything else is refused)."""
+    if isinstance(value, bool):
+        if connection.vendor == "postgresql":
+            return "TRUE" if value else "FALSE"
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, str) and _CONSTANT.fullmatch(value):
+        return f"'{value}'"
+    raise ValueError(f"not a constant to write into SQL: {value!r}")
+
+
+def literals(values: Iterable[object]) -> str:
+    """Several constants for an IN list (see `literal`)."""
+    return ", ".join(literal(value) for value in values)
+
+
 def as_uuid(value: uuid.UUID | str) -> uuid.UUID:
     """A UUID column read with plain SQL: a UUID on PostgreSQL, its hex string on SQLite."""
     return value if isinstance(value, uuid.UUID) else uuid.UUID(str(value))
@@ -370,7 +417,8 @@ def insert(model: type[Model], objs: Sequence[Model], *, ids: bool = False) -> N
 def update_statement(
     model: type[Model], ids: Iterable[int], values: dict[str, Any], *, key: str = "id"
 ) -> Statement | None:
-    """UPDATE <model> SET <values> WHERE <key> IN <ids> (QuerySet.update(), written out)."""
+    """UPDATE <model> SET <values> WHERE <key> is one of <ids> (QuerySet.update(), written
+    out)."""
     ids = list(ids)
     if not ids or not values:
         return None
@@ -382,10 +430,9 @@ def update_statement(
         rows.to_db(f, v.pk if isinstance(v, Model) else v)
         for f, v in zip(fields, values.values(), strict=True)
     ]
-    column = quote(model._meta.get_field(key).column)
-    table = model._meta.db_table
-    sql = f"UPDATE {table} SET {sets} WHERE {column} IN ({marks(len(ids))})"  # noqa: S608
-    return sql, [*params, *ids]
+    where, keys = any_of(quote(model._meta.get_field(key).column), ids)
+    sql = f"UPDATE {model._meta.db_table} SET {sets} WHERE {where}"  # noqa: S608
+    return sql, [*params, *keys]
 
 
 def update(

@@ -512,9 +512,10 @@ def test_a_trip_taken_during_a_reserved_block_counts_towards_it(city):
 
 
 def test_each_step_of_a_one_order_trip_is_its_reads_and_one_round_trip_of_writes(city):
-    """P11: every trip step locks what it changes, then sends all its writes (the trip's move,
-    the order's move, their events, the stop) together; the door checks the proof against the
-    order it locked, with no read of its own."""
+    """P11: every trip step locks what it changes (the trip and its stops in one read, then the
+    orders), then sends all its writes (the trip's move, the order's move, their events, the
+    stop) together; the door checks the proof against the order it locked, with no read of its
+    own."""
     driver, trip, order = _assigned_trip(city)
     actor = _actor(driver)
     ids = {"trip_id": trip.id, "driver_id": driver.id, "actor": actor, "location": HERE}
@@ -532,7 +533,7 @@ def test_each_step_of_a_one_order_trip_is_its_reads_and_one_round_trip_of_writes
             step()
         statements = [lib_sql.readable(q["sql"]) for q in queries]
         sent[name] = [s.split()[0] for s in statements if "SAVEPOINT" not in s]
-    locks = ["SELECT", "SELECT", "SELECT"]  # the trip, its stops, its orders
+    locks = ["SELECT", "SELECT"]  # the trip with its stops, its orders
     # (at the store, the trip just accepted also looks for work its follow-up sync left)
     assert sent == {name: [*locks, "UPDATE"] for name in steps} | {
         "at store": [*locks, "SELECT", "UPDATE"]

@@ -104,3 +104,34 @@ def test_a_write_in_a_transaction_that_a_prepare_opened_still_names_its_actor(st
     rows = list(order.history.filter(pgh_label="update").order_by("pgh_id"))
     assert [r.dropoff_instructions for r in rows][-2:] == ["one", "two"]
     assert [r.pgh_context and r.pgh_context["actor"] for r in rows][-2:] == ["system:prepared"] * 2
+
+
+def test_a_long_id_list_is_one_prepared_statement_whatever_its_length(store):
+    orders = [make_order(store, external_order_id=f"any-{i}") for i in range(40)]
+    ids = [o.id for o in orders]
+    sent = []
+    for n in (lib_sql.ANY_FROM, lib_sql.ANY_FROM + 7, 40):
+        where, params = lib_sql.any_of("id", ids[:n])
+        with CaptureQueriesContext(connection) as queries:
+            rows = lib_sql.fetch(f"SELECT id FROM {TABLE} WHERE {where} ORDER BY id", params)  # noqa: S608
+        assert [i for (i,) in rows] == ids[:n]
+        sent.append(queries[-1]["sql"].split("(")[0])
+    assert len(set(sent)) == 1
+    assert sent[0].startswith("EXECUTE spark_")
+
+
+def test_a_short_id_list_stays_an_in_list_and_an_empty_one_matches_nothing(store):
+    order = make_order(store)
+    assert lib_sql.any_of("id", [order.id, 5]) == ("id IN (%s, %s)", [order.id, 5])
+    where, params = lib_sql.any_of("id", [])
+    assert lib_sql.fetch(f"SELECT id FROM {TABLE} WHERE {where}", params) == []  # noqa: S608
+
+
+def test_literals_are_the_codes_constants_and_nothing_else():
+    assert lib_sql.literal(Order.Status.OFFERED) == "'offered'"
+    assert lib_sql.literal(True) == "TRUE"
+    assert lib_sql.literal(3) == "3"
+    assert lib_sql.literals(["a", "b_c"]) == "'a', 'b_c'"
+    for outside in ("it's", "a;b", "x OR 1=1", None, 1.5):
+        with pytest.raises(ValueError, match="not a constant"):
+            lib_sql.literal(outside)
