@@ -203,23 +203,6 @@ def block_list_upcoming(*, market_id: int, now: datetime) -> QuerySet[Block]:
     ).order_by("starts_at")
 
 
-def block_reservation_driver_ids_active(*, driver_ids: list[int], at: datetime) -> set[int]:
-    """Which of these drivers are working a reserved block at `at` (one plain query: every
-    round asks)."""
-    if not driver_ids:
-        return set()
-    when = Block._meta.get_field("starts_at").get_db_prep_value(at, connection)
-    drivers, params = lib_sql.any_of("r.driver_id", driver_ids)
-    sql = (
-        f"SELECT r.driver_id FROM {BlockReservation._meta.db_table} r"  # noqa: S608
-        f" INNER JOIN {Block._meta.db_table} b ON b.id = r.block_id"
-        f" WHERE {drivers} AND r.status = {lib_sql.literal(BlockReservation.Status.RESERVED)}"
-        " AND b.starts_at <= %s AND b.ends_at > %s"
-    )
-    rows = lib_sql.fetch(sql, [*params, when, when])
-    return {driver_id for (driver_id,) in rows}
-
-
 def block_reservation_active_for_driver(*, driver_id: int, at: datetime) -> BlockReservation | None:
     """The reserved block the driver is working at `at`, if any."""
     return one_or_none(

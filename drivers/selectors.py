@@ -64,28 +64,8 @@ def driver_can_go_online(*, driver_id: int) -> bool:
 
 def driver_list_eligible(*, ids: Iterable[int]) -> list[int]:
     """The ids among `ids` that may receive offers now, ascending: approved, and every
-    required document approved and unexpired today (plain SQL: every dispatch round asks this
-    of every online driver)."""
-    ids = list(ids)
-    if not ids:
-        return []
-    today = Document._meta.get_field("expires_on").get_db_prep_value(clock.now().date(), connection)
-    kinds = sorted(Document.REQUIRED)
-    lit = lib_sql.literal
-    drivers, params = lib_sql.any_of("doc.driver_id", ids)
-    # One join and a count per driver, not a count subquery per driver: with stale statistics
-    # PostgreSQL ran that subquery 2,000 times through the documents' status index (0.3 s of a
-    # 1,000 x 2,000 round, P2); the join is planned once for the set.
-    sql = (
-        f"SELECT doc.driver_id FROM {Document._meta.db_table} doc"  # noqa: S608
-        f" INNER JOIN {Driver._meta.db_table} d ON d.id = doc.driver_id"
-        f" WHERE {drivers} AND d.status = {lit(Driver.Status.APPROVED)}"
-        f" AND doc.is_current = {lit(True)} AND doc.status = {lit(Document.Status.APPROVED)}"
-        f" AND doc.expires_on >= %s AND doc.kind IN ({lib_sql.literals(kinds)})"
-        f" GROUP BY doc.driver_id HAVING COUNT(DISTINCT doc.kind) = {lit(len(kinds))}"
-        " ORDER BY doc.driver_id"
-    )
-    return [driver_id for (driver_id,) in lib_sql.fetch(sql, [*params, today])]
+    required document approved and unexpired today."""
+    return [p.id for p in driver_list_dispatch_profiles(ids=ids, eligible_only=True)]
 
 
 def _profile(driver: Driver) -> DriverDispatchProfile:
@@ -108,17 +88,39 @@ def driver_get_dispatch_profile(*, driver_id: int) -> DriverDispatchProfile:
     return _profile(driver)
 
 
-def driver_list_dispatch_profiles(*, ids: Iterable[int]) -> list[DriverDispatchProfile]:
-    """Profiles by id, ascending: one plain query per round (no model rows)."""
+def driver_list_dispatch_profiles(
+    *, ids: Iterable[int], eligible_only: bool = False
+) -> list[DriverDispatchProfile]:
+    """Profiles by id, ascending: one plain query (no model rows). With `eligible_only`, only
+    the drivers that may receive offers now (driver_list_eligible), in the same query: every
+    dispatch round asks both of every online driver."""
     ids = list(ids)
     if not ids:
         return []
     where, params = lib_sql.any_of("d.id", ids)
+    join = group = ""
+    if eligible_only:
+        # One join and a count per driver, not a count subquery per driver: with stale
+        # statistics PostgreSQL ran that subquery 2,000 times through the documents' status
+        # index (0.3 s of a 1,000 x 2,000 round, P2); the join is planned once for the set.
+        lit, kinds = lib_sql.literal, sorted(Document.REQUIRED)
+        join = (
+            f" INNER JOIN {Document._meta.db_table} doc ON doc.driver_id = d.id"
+            f" AND doc.is_current = {lit(True)} AND doc.status = {lit(Document.Status.APPROVED)}"
+            f" AND doc.expires_on >= %s AND doc.kind IN ({lib_sql.literals(kinds)})"
+        )
+        where += f" AND d.status = {lit(Driver.Status.APPROVED)}"
+        group = f" GROUP BY d.id HAVING COUNT(DISTINCT doc.kind) = {lit(len(kinds))}"
+        today = Document._meta.get_field("expires_on").get_db_prep_value(
+            clock.now().date(), connection
+        )
+        params = [today, *params]
     sql = (
         "SELECT d.id, d.home_market_id, d.is_21_plus, d.no_alcohol, d.max_pickup_km,"  # noqa: S608
-        f" d.min_pay_cents_per_mile, v.cargo_capacity_units FROM {Driver._meta.db_table} d"
-        f" LEFT OUTER JOIN {Vehicle._meta.db_table} v ON v.driver_id = d.id"
-        f" WHERE {where} ORDER BY d.id"
+        " d.min_pay_cents_per_mile, MAX(v.cargo_capacity_units)"
+        f" FROM {Driver._meta.db_table} d"
+        f" LEFT OUTER JOIN {Vehicle._meta.db_table} v ON v.driver_id = d.id{join}"
+        f" WHERE {where}{group or ' GROUP BY d.id'} ORDER BY d.id"
     )
     rows = lib_sql.fetch(sql, params)
     return [

@@ -19,11 +19,7 @@ from django.db import transaction
 
 from dispatch import engine
 from dispatch.models import DispatchEvent, DispatchRound, Offer, RateCard, Trip, TripStop
-from dispatch.selectors import (
-    availability_list_online_positions,
-    block_reservation_driver_ids_active,
-    rate_card_for,
-)
+from dispatch.selectors import availability_list_online_positions, rate_card_for
 from dispatch.services import availability, offers, pricing, sql, trips
 from dispatch.services.events import dispatch_event
 from drivers import selectors as driver_selectors
@@ -130,26 +126,20 @@ def _read_orders(state: RoundState, market_id: int, eta: GreatCircleEta) -> None
         )
 
 
-def _hours_this_week(driver_ids: list[int], now: datetime) -> dict[int, float]:
-    busy = sql.busy_since(driver_ids, since=now - timedelta(days=7))
-    return {d: total.total_seconds() / 3600 for d, total in busy.items() if total}
-
-
 def _read_drivers(state: RoundState, market_id: int) -> None:
     rows = availability_list_online_positions(market_id=market_id)
     ids = [r.driver_id for r in rows]
-    eligible = set(driver_selectors.driver_list_eligible(ids=ids))
-    busy = sql.driver_ids_busy(ids)
-    free = [r for r in rows if r.driver_id in eligible and r.driver_id not in busy]
+    profiles = driver_selectors.driver_list_dispatch_profiles(ids=ids, eligible_only=True)
+    eligible = {p.id: p for p in profiles}
+    load = sql.drivers_load(ids, since=state.now - timedelta(days=7), at=state.now)
+    free = [r for r in rows if r.driver_id in eligible and r.driver_id not in load.busy]
     positions = availability.positions_for(market_id=market_id, rows=free)
-    hours = _hours_this_week([r.driver_id for r in free], state.now)
-    on_block = block_reservation_driver_ids_active(
-        driver_ids=[r.driver_id for r in free], at=state.now
-    )
-    for profile in driver_selectors.driver_list_dispatch_profiles(ids=[r.driver_id for r in free]):
+    for row in free:  # in driver id order
+        profile = eligible[row.driver_id]
         pos = positions.get(profile.id)
         if pos is None or state.now - pos.at > LOCATION_MAX_AGE:
             continue  # no fresh position: not offered until the phone pings again
+        busy = load.hours.get(profile.id)
         state.profiles[profile.id] = profile
         state.drivers[profile.id] = engine.DriverIn(
             id=profile.id,
@@ -160,8 +150,8 @@ def _read_drivers(state: RoundState, market_id: int) -> None:
             max_pickup_km=profile.max_pickup_km,
             min_pay_cents_per_mile=profile.min_pay_cents_per_mile,
             capacity_units=profile.capacity_units,
-            hours_this_week=hours.get(profile.id, 0.0),
-            on_block=profile.id in on_block,
+            hours_this_week=busy.total_seconds() / 3600 if busy else 0.0,
+            on_block=profile.id in load.on_block,
         )
 
 

@@ -7,11 +7,12 @@ these few are written once with the helpers of spark.lib.sql (values prepared by
 fields, columns read back through the fields' converters, as the ORM would).
 """
 
+from dataclasses import dataclass
 from datetime import timedelta
 
 from django.db import connection
 
-from dispatch.models import Offer, Trip, TripStop
+from dispatch.models import Block, BlockReservation, Offer, Trip, TripStop
 from spark.lib.sql import Rows, any_of, fetch, literal, literals
 
 
@@ -165,42 +166,53 @@ def pooled_trips(*, market_id: int) -> list[tuple[int, int, int, int, list[int]]
     return out
 
 
-def driver_ids_busy(driver_ids: list[int]) -> set[int]:
-    """Drivers on a trip, or with an offer open (a round offers them nothing)."""
-    if not driver_ids:
-        return set()
-    on_trip, trip_params = any_of("driver_id", driver_ids)
-    offered, offer_params = any_of("driver_id", driver_ids)
-    query = (
-        f"SELECT driver_id FROM {Trip._meta.db_table}"  # noqa: S608
-        f" WHERE {on_trip} AND status IN ({literals(sorted(Trip.WITH_DRIVER))})"
-        f" UNION SELECT driver_id FROM {Offer._meta.db_table}"
-        f" WHERE {offered} AND status = {literal(Offer.Status.OPEN)}"
-    )
-    return {driver_id for (driver_id,) in fetch(query, [*trip_params, *offer_params])}
+@dataclass(frozen=True)
+class DriversLoad:
+    """What a round needs to know of its online drivers' work (drivers_load)."""
+
+    busy: set[int]  # on a trip, or with an offer open: a round offers them nothing
+    hours: dict[int, timedelta]  # time on trips completed since `since` (the fairness term)
+    on_block: set[int]  # working a reserved block at `at`
 
 
-def busy_since(driver_ids: list[int], *, since: object) -> dict[int, timedelta]:
-    """Time each driver spent on trips completed since then: SUM(completed_at - assigned_at)
-    per driver, computed by the database as the ORM's aggregate would (whole microseconds)."""
+def drivers_load(driver_ids: list[int], *, since: object, at: object) -> DriversLoad:
+    """The drivers' load, in one read: who is busy, SUM(completed_at - assigned_at) of their
+    trips completed since then (computed by the database as the ORM's aggregate would, whole
+    microseconds), and who is working a reserved block."""
     if not driver_ids:
-        return {}
-    at = Trip._meta.get_field("completed_at")
+        return DriversLoad(set(), {}, set())
     diff, _ = connection.ops.subtract_temporals(
         "DateTimeField", ("completed_at", ()), ("assigned_at", ())
     )
-    drivers, params = any_of("driver_id", driver_ids)
+    ids = [any_of(column, driver_ids) for column in ("driver_id", "driver_id", "r.driver_id")]
+    trips, offers = Trip._meta.db_table, Offer._meta.db_table
     query = (
-        f"SELECT driver_id, SUM({diff}) FROM {Trip._meta.db_table}"  # noqa: S608
-        f" WHERE {drivers} AND completed_at >= %s GROUP BY driver_id"
+        # the first branch types the third column (an interval on PostgreSQL)
+        f"SELECT 'hours', driver_id, SUM({diff}) FROM {trips}"  # noqa: S608
+        f" WHERE {ids[0][0]} AND completed_at >= %s GROUP BY driver_id"
+        f" UNION ALL SELECT 'busy', driver_id, NULL FROM {trips}"
+        f" WHERE {ids[0][0]} AND status IN ({literals(sorted(Trip.WITH_DRIVER))})"
+        f" UNION ALL SELECT 'busy', driver_id, NULL FROM {offers}"
+        f" WHERE {ids[1][0]} AND status = {literal(Offer.Status.OPEN)}"
+        f" UNION ALL SELECT 'block', r.driver_id, NULL FROM {BlockReservation._meta.db_table} r"
+        f" INNER JOIN {Block._meta.db_table} b ON b.id = r.block_id"
+        f" WHERE {ids[2][0]} AND r.status = {literal(BlockReservation.Status.RESERVED)}"
+        " AND b.starts_at <= %s AND b.ends_at > %s"
     )
-    rows = fetch(query, [*params, at.get_db_prep_value(since, connection)])
-    # PostgreSQL sums intervals; SQLite sums the microseconds of Django's diff function.
-    return {
-        driver_id: total if isinstance(total, timedelta) else timedelta(microseconds=total)
-        for driver_id, total in rows
-        if total is not None
-    }
+    since_db = Trip._meta.get_field("completed_at").get_db_prep_value(since, connection)
+    at_db = Block._meta.get_field("starts_at").get_db_prep_value(at, connection)
+    params = [*ids[0][1], since_db, *ids[0][1], *ids[1][1], *ids[2][1], at_db, at_db]
+    load = DriversLoad(set(), {}, set())
+    for kind, driver_id, total in fetch(query, params):
+        if kind == "busy":
+            load.busy.add(driver_id)
+        elif kind == "block":
+            load.on_block.add(driver_id)
+        elif total is not None:
+            # PostgreSQL sums intervals; SQLite sums the microseconds of Django's diff function.
+            as_time = total if isinstance(total, timedelta) else timedelta(microseconds=total)
+            load.hours[driver_id] = as_time
+    return load
 
 
 def pending_order_ids(trip_ids: list[int]) -> list[int]:

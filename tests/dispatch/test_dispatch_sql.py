@@ -9,13 +9,14 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from dispatch import selectors, services
-from dispatch.models import Offer, RateCard, Trip, TripStop
+from dispatch.models import BlockReservation, Offer, RateCard, Trip, TripStop
 from dispatch.services import sql
 from drivers import selectors as driver_selectors
 from drivers.models import Document, Driver, Vehicle
 from orders.models import Order
 from spark.lib.actors import Actor
 from spark.lib.geo import Point
+from tests.dispatch.block_helpers import make_block
 from tests.dispatch.conftest import online_driver
 from tests.orders.helpers import make_order
 
@@ -46,11 +47,15 @@ def test_trips_and_stops_read_like_the_orm(city):
     with transaction.atomic():
         locked = sql.lock_trip(trip.id, driver_id=driver.id)
         assert _values(locked) == _values(Trip.objects.get(id=trip.id))
+        with_stops, its_stops = sql.lock_trip_with_stops(trip.id, driver_id=driver.id)
+        assert _values(with_stops) == _values(locked)
         assert sql.lock_trip(trip.id, driver_id=driver.id + 1) is None
         assert [_values(t) for t in sql.lock_trips([trip.id])] == [_values(trip)]
         stops = sql.active_stops(trip.id)
         orm = list(TripStop.objects.filter(trip=trip, is_active=True).order_by("sequence"))
         assert [_values(s) for s in stops] == [_values(s) for s in orm]
+        assert [_values(s) for s in its_stops] == [_values(s) for s in orm]
+        assert sql.lock_trip_with_stops(trip.id, driver_id=driver.id + 1) is None
         assert _values(sql.lock_stop(trip.id, orm[1].order_id)) == _values(orm[1])
     assert sql.pending_order_ids_by_driver([driver.id]) == {
         driver.id: sorted(s.order_id for s in orm)
@@ -79,7 +84,9 @@ def test_the_week_on_trips_adds_up_like_the_database(city):
         .values("driver_id")
         .annotate(busy=Sum(F("completed_at") - F("assigned_at")))
     )
-    assert sql.busy_since([driver.id], since=since) == {r["driver_id"]: r["busy"] for r in orm}
+    load = sql.drivers_load([driver.id], since=since, at=now)
+    assert load.hours == {r["driver_id"]: r["busy"] for r in orm}
+    assert load.busy == set()  # both trips completed, no offer open
 
 
 def test_a_rounds_driver_reads_match_the_orm(city):
@@ -100,7 +107,8 @@ def test_a_rounds_driver_reads_match_the_orm(city):
     by_id = {p.id: p for p in profiles}
     assert by_id[driver.id] == driver_selectors.driver_get_dispatch_profile(driver_id=driver.id)
     assert by_id[no_car.id].capacity_units == driver_selectors.DEFAULT_CAPACITY_UNITS
-    assert sql.driver_ids_busy([driver.id, no_car.id]) == set()
+    load = sql.drivers_load([driver.id, no_car.id], since=timezone.now(), at=timezone.now())
+    assert load == sql.DriversLoad(busy=set(), hours={}, on_block=set())
 
 
 def test_eligibility_is_approved_with_every_document_current(city):
@@ -138,3 +146,21 @@ def test_the_courier_is_introduced_once_and_then_only_moves(city):
     order.refresh_from_db()
     assert order.courier_name == driver.user.first_name.split(" ")[0]
     assert (order.courier_lat, order.courier_lng) == (HERE.lat, HERE.lng)
+
+
+def test_a_rounds_load_read_finds_busy_drivers_and_those_working_a_block(city):
+    market, store = city
+    on_block, offered, idle = (online_driver(market) for _ in range(3))
+    now = timezone.now()
+    block = make_block(market, now, opens_in=timedelta(hours=-2), starts_in=timedelta(hours=-1))
+    BlockReservation.objects.create(
+        block=block, driver=on_block, status=BlockReservation.Status.RESERVED, requested_at=now
+    )
+    make_order(store, Order.Status.READY_FOR_PICKUP)
+    services.dispatch_round_run(market_id=market.id)
+    busy = set(Offer.objects.filter(status=Offer.Status.OPEN).values_list("driver_id", flat=True))
+    assert len(busy) == 1
+    load = sql.drivers_load([on_block.id, offered.id, idle.id], since=now, at=now)
+    assert load.busy == busy
+    assert load.on_block == {on_block.id}
+    assert load.hours == {}
