@@ -97,7 +97,12 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
     now = clock.now()
     # The trip row first: every accept of this trip queues on it (no lock-order deadlock
     # between broadcast twins, nor with a withdrawal), and only the first finds it offered.
-    taken = _AcceptSql.take_trip(offer_public_id, driver_id, now)
+    if connection.vendor == "postgresql":
+        taken, offer = _AcceptSql.accept(offer_public_id, driver_id, now, actor)
+    else:  # (SQLite has no UPDATE inside WITH: the same three statements, one by one)
+        taken, offer = _AcceptSql.take_trip(offer_public_id, driver_id, now), None
+        if taken is not None:
+            offer = _AcceptSql.win_offer(offer_public_id, driver_id, now)
     if taken is None:
         exists = Offer.objects.filter(public_id=offer_public_id, driver_id=driver_id).exists()
         if not exists:
@@ -105,7 +110,6 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
         raise OfferNotAvailable(
             "Another driver took this trip, or it was withdrawn.", extra={"status": "taken"}
         )
-    offer = _AcceptSql.win_offer(offer_public_id, driver_id, now)
     if offer is None:  # expired or answered: the trip update rolls back with us
         raise _why_not(offer_public_id, driver_id)
     trip_id, trip_public_id = taken
@@ -116,18 +120,21 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
         driver_id=driver_id,
         assigned_at=now,
     )
-    _AcceptSql.events(offer_id=offer.id, trip_id=trip_id, actor=actor, now=now)
+    if connection.vendor != "postgresql":
+        lib_sql.run([_AcceptSql.events(offer_id=offer.id, trip_id=trip_id, actor=actor, now=now)])
     transaction.on_commit(_kick_sync)
     return offer
 
 
 class _AcceptSql:
-    """Accept's three statements, written out in SQL (P7).
+    """Accept's statements, written out in SQL (P7).
 
     They are the contested path of the platform, run by every driver who taps "accept" in a
     storm; the ORM spends more time composing them than the database spends running them.
-    Plain UPDATE ... RETURNING and a two-row INSERT: the same SQL on PostgreSQL and on SQLite
-    (3.35+), with parameters prepared by the model fields for the backend at hand.
+    Two conditional UPDATE ... RETURNING and a two-row INSERT, with parameters prepared by the
+    model fields for the backend at hand. On PostgreSQL the three go as one statement (data-
+    modifying WITH, `accept`): one round trip, so the trip row that every accept of the trip
+    queues on is held for one round trip and the commit, not three.
     """
 
     @staticmethod
@@ -135,8 +142,9 @@ class _AcceptSql:
         return model._meta.get_field(field).get_db_prep_value(value, connection)
 
     @classmethod
-    def take_trip(cls, offer_public_id: object, driver_id: int, now: object) -> tuple | None:
-        """Assign the offer's trip to the driver if it is still offered: (id, public_id)."""
+    def _take_sql(cls, offer_public_id: object, driver_id: int, now: object) -> lib_sql.Statement:
+        """Assign the offer's trip to the driver if it is still offered: RETURNING id,
+        public_id."""
         at = cls._prep(Trip, "assigned_at", now)
         sql = f"""
             UPDATE {Trip._meta.db_table}
@@ -162,7 +170,31 @@ class _AcceptSql:
             cls._prep(Offer, "public_id", offer_public_id),
             driver_id,
         ]
-        found = lib_sql.fetch(sql, params)
+        return sql, params
+
+    @classmethod
+    def _win_sql(
+        cls, offer_public_id: object, driver_id: int, now: object, *, only_if: str = ""
+    ) -> lib_sql.Statement:
+        """Accept the offer if it is still open and unexpired (`only_if`: one more condition):
+        RETURNING its columns."""
+        at = cls._prep(Offer, "responded_at", now)
+        query = f"""
+            UPDATE {Offer._meta.db_table}
+            SET status = %s, responded_at = %s, updated_at = %s
+            WHERE public_id = %s AND driver_id = %s AND status = %s AND expires_at > %s{only_if}
+            RETURNING {lib_sql.Rows.of(Offer).columns()}
+        """  # noqa: S608 (table names from the models, values as parameters)
+        params = [
+            *(Offer.Status.ACCEPTED, at, at),
+            *(cls._prep(Offer, "public_id", offer_public_id), driver_id, Offer.Status.OPEN, at),
+        ]
+        return query, params
+
+    @classmethod
+    def take_trip(cls, offer_public_id: object, driver_id: int, now: object) -> tuple | None:
+        """The trip taken: (id, public_id); None when it was no longer offered."""
+        found = lib_sql.fetch(*cls._take_sql(offer_public_id, driver_id, now))
         if not found:
             return None
         return found[0][0], Trip._meta.get_field("public_id").to_python(found[0][1])
@@ -170,23 +202,49 @@ class _AcceptSql:
     @classmethod
     def win_offer(cls, offer_public_id: object, driver_id: int, now: object) -> Offer | None:
         """The offer, accepted, if it was still open and unexpired."""
-        at = cls._prep(Offer, "responded_at", now)
-        rows = lib_sql.Rows.of(Offer)  # its columns by name, read back through their converters
-        query = f"""
-            UPDATE {Offer._meta.db_table}
-            SET status = %s, responded_at = %s, updated_at = %s
-            WHERE public_id = %s AND driver_id = %s AND status = %s AND expires_at > %s
-            RETURNING {rows.columns()}
-        """  # noqa: S608 (table names from the models, values as parameters)
-        params = [
-            *(Offer.Status.ACCEPTED, at, at),
-            *(cls._prep(Offer, "public_id", offer_public_id), driver_id, Offer.Status.OPEN, at),
-        ]
-        found = lib_sql.fetch(query, params)
-        return rows.instance(found[0]) if found else None
+        found = lib_sql.fetch(*cls._win_sql(offer_public_id, driver_id, now))
+        return lib_sql.Rows.of(Offer).instance(found[0]) if found else None
 
     @classmethod
-    def events(cls, *, offer_id: int, trip_id: int, actor: Actor, now: object) -> None:
+    def accept(
+        cls, offer_public_id: object, driver_id: int, now: object, actor: Actor
+    ) -> tuple[tuple | None, Offer | None]:
+        """take_trip, win_offer and the two events, as one statement (PostgreSQL): the trip
+        taken (None: no longer offered) and the offer won (None: expired or answered; the
+        caller then fails the transaction, which undoes the trip's move too)."""
+        take, take_params = cls._take_sql(offer_public_id, driver_id, now)
+        win, win_params = cls._win_sql(
+            offer_public_id, driver_id, now, only_if=" AND EXISTS (SELECT 1 FROM taken)"
+        )
+        lit = lib_sql.literal
+        offer, trip = lit(DispatchEvent.Entity.OFFER), lit(DispatchEvent.Entity.TRIP)
+        query = f"""
+            WITH taken AS ({take}), won AS ({win}), logged AS (
+                INSERT INTO {DispatchEvent._meta.db_table}
+                (entity, entity_id, trip_id, from_status, to_status, actor_id, actor_label, at,
+                 note, lat, lng)
+                SELECT e.entity, e.entity_id, taken.id, e.from_status, e.to_status,
+                       CAST(%s AS BIGINT), CAST(%s AS VARCHAR), CAST(%s AS TIMESTAMPTZ),
+                       '', NULL, NULL
+                FROM taken, won, LATERAL (VALUES
+                    ({offer}, won.id, 'open', 'accepted'),
+                    ({trip}, taken.id, 'offered', 'assigned')
+                ) AS e(entity, entity_id, from_status, to_status)
+            )
+            SELECT taken.id, taken.public_id, won.* FROM taken LEFT OUTER JOIN won ON TRUE
+        """  # noqa: S608 (table names from the models, values as parameters)
+        at = cls._prep(DispatchEvent, "at", now)
+        params = [*take_params, *win_params, actor.user_id, actor.label, at]
+        found = lib_sql.fetch(query, params)
+        if not found:
+            return None, None
+        row = found[0]
+        taken = row[0], Trip._meta.get_field("public_id").to_python(row[1])
+        won = lib_sql.Rows.of(Offer).instance(row, 2) if row[2] is not None else None
+        return taken, won
+
+    @classmethod
+    def events(cls, *, offer_id: int, trip_id: int, actor: Actor, now: object) -> lib_sql.Statement:
         at = cls._prep(DispatchEvent, "at", now)
         row = "(%s, %s, %s, %s, %s, %s, %s, %s, '', NULL, NULL)"
         sql = f"""
@@ -200,7 +258,7 @@ class _AcceptSql:
             *(DispatchEvent.Entity.OFFER, offer_id, trip_id, "open", "accepted", *who),
             *(DispatchEvent.Entity.TRIP, trip_id, trip_id, "offered", "assigned", *who),
         ]
-        lib_sql.run([(sql, params)])
+        return sql, params
 
 
 SYNC_KICK_SECONDS = 1
