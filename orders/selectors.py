@@ -112,12 +112,13 @@ class DispatchOrder:
     pickup_ready_at: datetime
     dropoff_window_start: datetime
     dropoff_window_end: datetime
+    status: str
 
 
 _DISPATCH_COLUMNS = (
     "o.id, o.public_id, o.store_id, s.lat, s.lng, s.name, o.dropoff_address, o.dropoff_lat,"
     " o.dropoff_lng, o.items, o.tip_cents, o.contains_alcohol, o.pickup_ready_at,"
-    " o.dropoff_window_start, o.dropoff_window_end"
+    " o.dropoff_window_start, o.dropoff_window_end, o.status"
 )
 
 
@@ -134,7 +135,7 @@ def _dispatch_orders(where: str, params: list[object]) -> list[DispatchOrder]:
     out = []
     for row in lib_sql.fetch(sql, params):
         (id_, public_id, store_id, lat, lng, name, address, d_lat, d_lng, items) = row[:10]
-        tip_cents, alcohol, ready_at, window_start, window_end = row[10:]
+        tip_cents, alcohol, ready_at, window_start, window_end, status = row[10:]
         out.append(
             DispatchOrder(
                 id=id_,
@@ -152,25 +153,29 @@ def _dispatch_orders(where: str, params: list[object]) -> list[DispatchOrder]:
                 pickup_ready_at=_aware(ready_at),
                 dropoff_window_start=_aware(window_start),
                 dropoff_window_end=_aware(window_end),
+                status=status,
             )
         )
     return out
 
 
-def order_list_ready(*, market_id: int) -> list[DispatchOrder]:
-    """Ready orders of a market (dispatch reads them each round), in id order."""
-    ready = lib_sql.literal(Order.Status.READY_FOR_PICKUP)
-    return _dispatch_orders(f"s.market_id = %s AND o.status = {ready}", [market_id])
-
-
-def order_list_upcoming(*, market_id: int, until: datetime) -> list[DispatchOrder]:
-    """Orders still being packed that will be ready by `until`, in id order. Dispatch never
-    offers them; it may hold a ready order back for a round or two to batch it with one."""
+def order_list_for_round(
+    *, market_id: int, until: datetime
+) -> tuple[list[DispatchOrder], list[DispatchOrder]]:
+    """What a dispatch round reads of a market's orders, each list in id order: the ready
+    orders, and those still being packed that will be ready by `until` (dispatch never offers
+    these; it may hold a ready order back for a round or two to batch it with one). One read."""
+    lit = lib_sql.literal
+    ready, created = lit(Order.Status.READY_FOR_PICKUP), lit(Order.Status.CREATED)
     until_db = Order._meta.get_field("pickup_ready_at").get_db_prep_value(until, connection)
-    created = lib_sql.literal(Order.Status.CREATED)
-    return _dispatch_orders(
-        f"s.market_id = %s AND o.status = {created} AND o.pickup_ready_at <= %s",
+    found = _dispatch_orders(
+        f"s.market_id = %s AND (o.status = {ready}"
+        f" OR (o.status = {created} AND o.pickup_ready_at <= %s))",
         [market_id, until_db],
+    )
+    return (
+        [o for o in found if o.status == Order.Status.READY_FOR_PICKUP],
+        [o for o in found if o.status == Order.Status.CREATED],
     )
 
 

@@ -95,20 +95,16 @@ def _read_orders(state: RoundState, market_id: int, eta: GreatCircleEta) -> None
     # others wait in pooled trips (or are on offer). In id order, here and below: the batching
     # heuristics depend on the order they see orders in, and a round must decide the same way
     # whatever order the database returns.
-    ready = order_selectors.order_list_ready(market_id=market_id)
-    in_trips = sql.order_ids_in_live_trips(market_id=market_id)
+    until = state.now + timedelta(seconds=state.config.hold_horizon_s)
+    ready, upcoming = order_selectors.order_list_for_round(market_id=market_id, until=until)
+    in_trips, pooled = sql.live_trips(market_id=market_id)
     for order in ready:
         state.orders[order.id] = order
         if order.id not in in_trips:
             state.new_orders.append(_order_in(order, state.card, eta))
     # Orders still being packed that will be ready soon: the engine may hold a ready order
     # back for a round or two to send it with one of them (engine.batching.orders_to_hold).
-    until = state.now + timedelta(seconds=state.config.hold_horizon_s)
-    state.upcoming = [
-        _order_in(order, state.card, eta)
-        for order in order_selectors.order_list_upcoming(market_id=market_id, until=until)
-    ]
-    pooled = sql.pooled_trips(market_id=market_id)
+    state.upcoming = [_order_in(order, state.card, eta) for order in upcoming]
     missing = [i for t in pooled for i in t[4] if i not in state.orders]
     for order in order_selectors.order_list_for_dispatch(ids=missing):
         state.orders[order.id] = order
@@ -343,14 +339,18 @@ def _commit_offers(made: list[Offer], state: RoundState) -> None:
     trip_ids = sorted({o.trip_id for o in made})
     broadcast_ids = {o.trip_id for o in made if o.is_broadcast}
     locked = sql.lock_trips(trip_ids)
-    for is_broadcast in (False, True):
-        trips.trips_transition(
+    # The trips' moves and the offers' events go out together (one round trip on PostgreSQL).
+    writes = [
+        statement
+        for is_broadcast in (False, True)
+        for statement in trips.trips_transition_statements(
             [t for t in locked if (t.id in broadcast_ids) == is_broadcast],
             to=Trip.Status.OFFERED,
             actor=ACTOR,
             fields={"is_broadcast": is_broadcast},
         )
-    lib_sql.insert(
+    ]
+    writes += lib_sql.insert_statements(
         DispatchEvent,
         [
             dispatch_event(
@@ -366,6 +366,7 @@ def _commit_offers(made: list[Offer], state: RoundState) -> None:
             for o in made
         ],
     )
+    lib_sql.run(writes)
     order_ids = sql.pending_order_ids(trip_ids)
     trips._move_orders(order_ids, to=trips.ORDER["offered"], actor=ACTOR)
 

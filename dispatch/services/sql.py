@@ -136,34 +136,32 @@ def pending_order_ids_by_driver(driver_ids: list[int]) -> dict[int, list[int]]:
 # --- a round's reads ------------------------------------------------------------------------
 
 
-def order_ids_in_live_trips(*, market_id: int) -> set[int]:
-    """Orders on an active stop of a live trip of the market (not new to a round)."""
-    query = (
-        f"SELECT s.order_id FROM {TripStop._meta.db_table} s"  # noqa: S608
-        f" INNER JOIN {Trip._meta.db_table} t ON t.id = s.trip_id"
-        f" WHERE s.is_active = {literal(True)} AND t.market_id = %s"
-        f" AND t.status IN ({literals(sorted(Trip.ACTIVE))})"
-    )
-    return {order_id for (order_id,) in fetch(query, [market_id])}
+PooledRow = tuple[int, int, int, int, list[int]]
 
 
-def pooled_trips(*, market_id: int) -> list[tuple[int, int, int, int, list[int]]]:
-    """The market's pooled trips in id order: (id, store id, boost, unaccepted rounds, the
-    ascending ids of the orders on its active stops)."""
+def live_trips(*, market_id: int) -> tuple[set[int], list[PooledRow]]:
+    """The market's live trips, in one read: the orders on their active stops (not new to a
+    round), and the pooled trips in id order, each as (id, store id, boost, unaccepted
+    rounds, the ascending ids of the orders on its active stops)."""
     query = (
-        "SELECT t.id, t.store_id, t.boost_cents, t.unaccepted_rounds, s.order_id"  # noqa: S608
+        "SELECT t.id, t.store_id, t.boost_cents, t.unaccepted_rounds, t.status, s.order_id"  # noqa: S608
         f" FROM {Trip._meta.db_table} t LEFT OUTER JOIN {TripStop._meta.db_table} s"
         f" ON s.trip_id = t.id AND s.is_active = {literal(True)}"
-        f" WHERE t.market_id = %s AND t.status = {literal(Trip.Status.POOLED)}"
+        f" WHERE t.market_id = %s AND t.status IN ({literals(sorted(Trip.ACTIVE))})"
         " ORDER BY t.id, s.order_id"
     )
-    out: list[tuple[int, int, int, int, list[int]]] = []
-    for trip_id, store_id, boost, rounds, order_id in fetch(query, [market_id]):
-        if not out or out[-1][0] != trip_id:
-            out.append((trip_id, store_id, boost, rounds, []))
+    in_trips: set[int] = set()
+    pooled: list[PooledRow] = []
+    for trip_id, store_id, boost, rounds, status, order_id in fetch(query, [market_id]):
         if order_id is not None:
-            out[-1][4].append(order_id)
-    return out
+            in_trips.add(order_id)
+        if status != Trip.Status.POOLED:
+            continue
+        if not pooled or pooled[-1][0] != trip_id:
+            pooled.append((trip_id, store_id, boost, rounds, []))
+        if order_id is not None:
+            pooled[-1][4].append(order_id)
+    return in_trips, pooled
 
 
 @dataclass(frozen=True)

@@ -164,3 +164,17 @@ def test_a_rounds_load_read_finds_busy_drivers_and_those_working_a_block(city):
     assert load.busy == busy
     assert load.on_block == {on_block.id}
     assert load.hours == {}
+
+
+def test_a_rounds_read_of_live_trips_matches_the_orm(city):
+    market, _ = city
+    driver, trip = _accepted(city)
+    stops = TripStop.objects.filter(trip=trip, is_active=True)
+    on_trip = set(stops.values_list("order_id", flat=True))
+    assert sql.live_trips(market_id=market.id) == (on_trip, [])
+    Trip.objects.filter(id=trip.id).update(status=Trip.Status.POOLED, boost_cents=75)
+    trip.refresh_from_db()
+    pooled = (trip.id, trip.store_id, 75, trip.unaccepted_rounds, sorted(on_trip))
+    assert sql.live_trips(market_id=market.id) == (on_trip, [pooled])
+    Trip.objects.filter(id=trip.id).update(status=Trip.Status.COMPLETED)
+    assert sql.live_trips(market_id=market.id) == (set(), [])

@@ -2,6 +2,8 @@
 exactly what the ORM would, and the outbox keeps its promise to shops with and without an
 endpoint."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import transaction
 
@@ -13,6 +15,7 @@ from spark.lib.actors import Actor
 from spark.lib.errors import InvalidTransition
 from tests.orders.helpers import make_order
 
+HOUR = timedelta(hours=1)
 pytestmark = pytest.mark.django_db
 
 
@@ -107,7 +110,13 @@ def test_update_writes_what_queryset_update_would(store):
 
 def test_dispatch_orders_read_like_the_orm(store):
     order = _odd_order(store)
-    (read,) = selectors.order_list_ready(market_id=store.market_id)
+    soon, later = (_odd_order(store, Order.Status.CREATED) for _ in range(2))
+    Order.objects.filter(id=later.id).update(pickup_ready_at=soon.pickup_ready_at + HOUR)
+    (read,), upcoming = selectors.order_list_for_round(
+        market_id=store.market_id, until=soon.pickup_ready_at + HOUR / 2
+    )
+    assert [o.id for o in upcoming] == [soon.id]
+    assert upcoming[0].status == Order.Status.CREATED
     orm = Order.objects.select_related("store").get(id=order.id)
     assert read == selectors.DispatchOrder(
         id=orm.id,
@@ -125,6 +134,7 @@ def test_dispatch_orders_read_like_the_orm(store):
         pickup_ready_at=orm.pickup_ready_at,
         dropoff_window_start=orm.dropoff_window_start,
         dropoff_window_end=orm.dropoff_window_end,
+        status=Order.Status.READY_FOR_PICKUP,
     )
     assert selectors.order_list_for_dispatch(ids=[order.id]) == [read]
 
