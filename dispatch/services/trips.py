@@ -179,30 +179,6 @@ def courier_for(
     )
 
 
-def _tell_orders(
-    trip: Trip,
-    *,
-    location: Point | None,
-    stops: list[TripStop] | None = None,
-    pickup_km: float | None = None,
-    speed_kmh: float | None = None,
-    introduce: bool = False,
-) -> None:
-    """Keep the orders' courier snapshot current (board, tracking page)."""
-    stops = active_stops(trip) if stops is None else stops
-    if not stops:
-        return
-    courier = courier_for(
-        trip,
-        stops=stops,
-        location=location,
-        pickup_km=pickup_km,
-        speed_kmh=speed_kmh,
-        introduce=introduce,
-    )
-    order_services.order_courier_update(order_ids=[s.order_id for s in stops], courier=courier)
-
-
 def _move_orders(
     order_ids: list[int],
     *,
@@ -245,22 +221,30 @@ def _move_and_tell(
     before_move: order_services.BeforeMove | None = None,
     **courier_args: Any,
 ) -> None:
-    """_move_orders, then _tell_orders: in the move's own UPDATE when the orders it moves are
-    the ones the trip still carries (a round trip less per trip step, P11)."""
+    """_move_orders, then the orders' courier snapshot, in the move's round trip (P11): in the
+    move's own UPDATE when the orders it moves are the ones the trip still carries, else as
+    one more statement sent with the move's writes (a driver at one door of a trip of
+    several)."""
     stops = active_stops(trip) if stops is None else stops
-    move = {
-        "to": to,
-        "actor": actor,
-        "location": location,
-        "note": note,
-        "before_move": before_move,
-    }
+    move = {"to": to, "actor": actor, "location": location, "note": note}
     if order_ids and sorted(set(order_ids)) == sorted(s.order_id for s in stops):
         courier = courier_for(trip, stops=stops, location=location, **courier_args)
-        _move_orders(order_ids, **move, courier=courier, expected_from=expected_from)
+        move |= {"courier": courier, "before_move": before_move}
+        _move_orders(order_ids, **move, expected_from=expected_from)
         return
-    _move_orders(order_ids, **move, expected_from=expected_from)
-    _tell_orders(trip, location=location, stops=stops, **courier_args)
+    if not stops:
+        _move_orders(order_ids, **move, before_move=before_move, expected_from=expected_from)
+        return
+    courier = courier_for(trip, stops=stops, location=location, **courier_args)
+    tell = order_services.order_courier_statement(
+        order_ids=[s.order_id for s in stops], courier=courier
+    )
+
+    def and_tell(orders: list) -> list[lib_sql.Statement]:
+        writes = list(before_move(orders)) if before_move is not None else []
+        return [*writes, tell] if tell else writes
+
+    _move_orders(order_ids, **move, before_move=and_tell, expected_from=expected_from)
 
 
 def _sync_assigned(trip: Trip) -> None:

@@ -620,9 +620,18 @@ def order_courier_update(*, order_ids: list[int], courier: Courier | None) -> in
 
     Not a status change, so no event row; the board and the tracking page read it.
     """
+    statement = order_courier_statement(order_ids=order_ids, courier=courier)
+    return lib_sql.run([statement]) if statement else 0
+
+
+def order_courier_statement(
+    *, order_ids: list[int], courier: Courier | None
+) -> lib_sql.Statement | None:
+    """order_courier_update's statement, not yet sent: for a caller that sends it with its
+    own writes (a trip step, with the move of one of the orders: BeforeMove's writes)."""
     if not order_ids:
-        return 0
-    return sql.update_orders(order_ids, _courier_fields(courier))
+        return None
+    return lib_sql.update_statement(Order, order_ids, _courier_fields(courier))
 
 
 def _courier_fields(courier: Courier | None) -> dict[str, Any]:
