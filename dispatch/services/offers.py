@@ -97,12 +97,8 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
     now = clock.now()
     # The trip row first: every accept of this trip queues on it (no lock-order deadlock
     # between broadcast twins, nor with a withdrawal), and only the first finds it offered.
-    if connection.vendor == "postgresql":
-        taken, offer = _AcceptSql.accept(offer_public_id, driver_id, now, actor)
-    else:  # (SQLite has no UPDATE inside WITH: the same three statements, one by one)
-        taken, offer = _AcceptSql.take_trip(offer_public_id, driver_id, now), None
-        if taken is not None:
-            offer = _AcceptSql.win_offer(offer_public_id, driver_id, now)
+    accept = _AcceptSql.accept if connection.vendor == "postgresql" else _AcceptSql.one_by_one
+    taken, offer = accept(offer_public_id, driver_id, now, actor)
     if taken is None:
         exists = Offer.objects.filter(public_id=offer_public_id, driver_id=driver_id).exists()
         if not exists:
@@ -120,8 +116,6 @@ def _offer_accept(*, offer_public_id: object, driver_id: int, actor: Actor) -> O
         driver_id=driver_id,
         assigned_at=now,
     )
-    if connection.vendor != "postgresql":
-        lib_sql.run([_AcceptSql.events(offer_id=offer.id, trip_id=trip_id, actor=actor, now=now)])
     transaction.on_commit(_kick_sync)
     return offer
 
@@ -192,24 +186,26 @@ class _AcceptSql:
         return query, params
 
     @classmethod
-    def take_trip(cls, offer_public_id: object, driver_id: int, now: object) -> tuple | None:
-        """The trip taken: (id, public_id); None when it was no longer offered."""
+    def one_by_one(
+        cls, offer_public_id: object, driver_id: int, now: object, actor: Actor
+    ) -> tuple[tuple | None, Offer | None]:
+        """`accept` as three statements (SQLite has no UPDATE inside WITH)."""
         found = lib_sql.fetch(*cls._take_sql(offer_public_id, driver_id, now))
         if not found:
-            return None
-        return found[0][0], Trip._meta.get_field("public_id").to_python(found[0][1])
-
-    @classmethod
-    def win_offer(cls, offer_public_id: object, driver_id: int, now: object) -> Offer | None:
-        """The offer, accepted, if it was still open and unexpired."""
-        found = lib_sql.fetch(*cls._win_sql(offer_public_id, driver_id, now))
-        return lib_sql.Rows.of(Offer).instance(found[0]) if found else None
+            return None, None
+        taken = found[0][0], Trip._meta.get_field("public_id").to_python(found[0][1])
+        won = lib_sql.fetch(*cls._win_sql(offer_public_id, driver_id, now))
+        if not won:
+            return taken, None
+        offer = lib_sql.Rows.of(Offer).instance(won[0])
+        lib_sql.run([cls._events(offer_id=offer.id, trip_id=taken[0], actor=actor, now=now)])
+        return taken, offer
 
     @classmethod
     def accept(
         cls, offer_public_id: object, driver_id: int, now: object, actor: Actor
     ) -> tuple[tuple | None, Offer | None]:
-        """take_trip, win_offer and the two events, as one statement (PostgreSQL): the trip
+        """Take the trip, win the offer and write the two events, as one statement: the trip
         taken (None: no longer offered) and the offer won (None: expired or answered; the
         caller then fails the transaction, which undoes the trip's move too)."""
         take, take_params = cls._take_sql(offer_public_id, driver_id, now)
@@ -244,7 +240,9 @@ class _AcceptSql:
         return taken, won
 
     @classmethod
-    def events(cls, *, offer_id: int, trip_id: int, actor: Actor, now: object) -> lib_sql.Statement:
+    def _events(
+        cls, *, offer_id: int, trip_id: int, actor: Actor, now: object
+    ) -> lib_sql.Statement:
         at = cls._prep(DispatchEvent, "at", now)
         row = "(%s, %s, %s, %s, %s, %s, %s, %s, '', NULL, NULL)"
         sql = f"""

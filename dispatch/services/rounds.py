@@ -135,7 +135,7 @@ def _read_drivers(state: RoundState, market_id: int) -> None:
         pos = positions.get(profile.id)
         if pos is None or state.now - pos.at > LOCATION_MAX_AGE:
             continue  # no fresh position: not offered until the phone pings again
-        busy = load.hours.get(profile.id)
+        worked = load.hours.get(profile.id)
         state.profiles[profile.id] = profile
         state.drivers[profile.id] = engine.DriverIn(
             id=profile.id,
@@ -146,7 +146,7 @@ def _read_drivers(state: RoundState, market_id: int) -> None:
             max_pickup_km=profile.max_pickup_km,
             min_pay_cents_per_mile=profile.min_pay_cents_per_mile,
             capacity_units=profile.capacity_units,
-            hours_this_week=busy.total_seconds() / 3600 if busy else 0.0,
+            hours_this_week=worked.total_seconds() / 3600 if worked else 0.0,
             on_block=profile.id in load.on_block,
         )
 

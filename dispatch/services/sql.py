@@ -30,15 +30,19 @@ def _trips(where: str, params: list[object], lock: str) -> list[Trip]:
     return [rows.instance(row) for row in fetch(sql + lock, params)]
 
 
+def _trip_where(trip_id: int, driver_id: int | None) -> tuple[str, list[object]]:
+    """The trip by id (on alias `t`), and only if it is this driver's when driver_id is given."""
+    if driver_id is None:
+        return "t.id = %s", [trip_id]
+    return "t.id = %s AND t.driver_id = %s", [trip_id, driver_id]
+
+
 def lock_trip(
     trip_id: int, *, driver_id: int | None = None, skip_locked: bool = False
 ) -> Trip | None:
     """The trip, locked (and only if it is this driver's, when driver_id is given); None when
     it is not found, or, with `skip_locked`, when another transaction holds it."""
-    where, params = "t.id = %s", [trip_id]
-    if driver_id is not None:
-        where, params = where + " AND t.driver_id = %s", [trip_id, driver_id]
-    found = _trips(where, params, _for_update(skip_locked=skip_locked))
+    found = _trips(*_trip_where(trip_id, driver_id), _for_update(skip_locked=skip_locked))
     return found[0] if found else None
 
 
@@ -58,9 +62,7 @@ def lock_trip_with_stops(
     `lock_stops` the stops are locked too (the door steps change one and look at them all).
     None when the trip is not found."""
     trips, stops = Rows.of(Trip), Rows.of(TripStop)
-    where, params = "t.id = %s", [trip_id]
-    if driver_id is not None:
-        where, params = where + " AND t.driver_id = %s", [trip_id, driver_id]
+    where, params = _trip_where(trip_id, driver_id)
     lock = _for_update()
     if lock and connection.features.has_select_for_update_of:
         lock += " OF t, s" if lock_stops else " OF t"
@@ -87,13 +89,14 @@ def _stops(where: str, params: list[object], lock: str = "") -> list[TripStop]:
 
 def active_stops(trip_id: int) -> list[TripStop]:
     """The trip's active stops in driving order."""
-    return _stops("s.trip_id = %s AND s.is_active = %s ORDER BY s.sequence", [trip_id, True])
+    where = f"s.trip_id = %s AND s.is_active = {literal(True)} ORDER BY s.sequence"
+    return _stops(where, [trip_id])
 
 
 def lock_stop(trip_id: int, order_id: int) -> TripStop | None:
     """The order's active stop on the trip, locked."""
-    where = "s.trip_id = %s AND s.order_id = %s AND s.is_active = %s"
-    found = _stops(where, [trip_id, order_id, True], _for_update())
+    where = f"s.trip_id = %s AND s.order_id = %s AND s.is_active = {literal(True)}"
+    found = _stops(where, [trip_id, order_id], _for_update())
     return found[0] if found else None
 
 
@@ -182,24 +185,25 @@ def drivers_load(driver_ids: list[int], *, since: object, at: object) -> Drivers
     diff, _ = connection.ops.subtract_temporals(
         "DateTimeField", ("completed_at", ()), ("assigned_at", ())
     )
-    ids = [any_of(column, driver_ids) for column in ("driver_id", "driver_id", "r.driver_id")]
+    drivers, ids = any_of("driver_id", driver_ids)
+    reserved, reserved_ids = any_of("r.driver_id", driver_ids)
     trips, offers = Trip._meta.db_table, Offer._meta.db_table
     query = (
         # the first branch types the third column (an interval on PostgreSQL)
         f"SELECT 'hours', driver_id, SUM({diff}) FROM {trips}"  # noqa: S608
-        f" WHERE {ids[0][0]} AND completed_at >= %s GROUP BY driver_id"
+        f" WHERE {drivers} AND completed_at >= %s GROUP BY driver_id"
         f" UNION ALL SELECT 'busy', driver_id, NULL FROM {trips}"
-        f" WHERE {ids[0][0]} AND status IN ({literals(sorted(Trip.WITH_DRIVER))})"
+        f" WHERE {drivers} AND status IN ({literals(sorted(Trip.WITH_DRIVER))})"
         f" UNION ALL SELECT 'busy', driver_id, NULL FROM {offers}"
-        f" WHERE {ids[1][0]} AND status = {literal(Offer.Status.OPEN)}"
+        f" WHERE {drivers} AND status = {literal(Offer.Status.OPEN)}"
         f" UNION ALL SELECT 'block', r.driver_id, NULL FROM {BlockReservation._meta.db_table} r"
         f" INNER JOIN {Block._meta.db_table} b ON b.id = r.block_id"
-        f" WHERE {ids[2][0]} AND r.status = {literal(BlockReservation.Status.RESERVED)}"
+        f" WHERE {reserved} AND r.status = {literal(BlockReservation.Status.RESERVED)}"
         " AND b.starts_at <= %s AND b.ends_at > %s"
     )
     since_db = Trip._meta.get_field("completed_at").get_db_prep_value(since, connection)
     at_db = Block._meta.get_field("starts_at").get_db_prep_value(at, connection)
-    params = [*ids[0][1], since_db, *ids[0][1], *ids[1][1], *ids[2][1], at_db, at_db]
+    params = [*ids, since_db, *ids, *ids, *reserved_ids, at_db, at_db]
     load = DriversLoad(set(), {}, set())
     for kind, driver_id, total in fetch(query, params):
         if kind == "busy":

@@ -16,7 +16,7 @@ from typing import Any
 from django.db import connection
 
 from orders.models import Market, Merchant, Order, OrderEvent, Store, WebhookEndpoint
-from spark.lib.sql import Rows, any_of, fetch, literal, prep, update
+from spark.lib.sql import Rows, any_of, fetch, literal, prep
 
 
 def lock_orders(where: str, params: list[object]) -> list[Order]:
@@ -69,10 +69,6 @@ def lock_orders_light(ids: list[int]) -> list[Order]:
         values[at] = public_id.to_python(values[at])  # its hex on SQLite, a UUID on PostgreSQL
         orders.append(Order.from_db(connection.alias, names, values))
     return orders
-
-
-def update_orders(ids: Iterable[int], values: dict[str, Any]) -> int:
-    return update(Order, ids, values)
 
 
 def _aware(value: datetime) -> datetime:

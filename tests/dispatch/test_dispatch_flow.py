@@ -475,9 +475,10 @@ def test_at_the_door_every_order_of_the_trip_shows_where_the_driver_is(city, bat
             trip_id=trip.id, driver_id=driver.id, order_id=orders[0].id, actor=actor, location=door
         )
     sent = [lib_sql.readable(q["sql"]) for q in queries if "SAVEPOINT" not in q["sql"]]
-    assert [sql.split()[0] for sql in sent] == ["SELECT", "SELECT", "UPDATE"]
-    moves = [part for part in sent[-1].split("; ") if part.startswith("UPDATE orders_order")]
-    assert len(moves) == 1 + batched
+    if connection.vendor == "postgresql":  # (SQLite takes one statement per call)
+        assert [sql.split()[0] for sql in sent] == ["SELECT", "SELECT", "UPDATE"]
+    parts = [part for sql in sent for part in sql.split("; ")]
+    assert len([p for p in parts if p.startswith("UPDATE orders_order")]) == 1 + batched
     for order in orders:
         order.refresh_from_db()
         assert (order.courier_lat, order.courier_lng) == (door.lat, door.lng)

@@ -11,6 +11,7 @@ from orders import selectors, services
 from orders.models import Order, OrderEvent, WebhookDelivery, WebhookEvent
 from orders.representations import order_to_dict
 from orders.services import sql
+from spark.lib import sql as lib_sql
 from spark.lib.actors import Actor
 from spark.lib.errors import InvalidTransition
 from tests.orders.helpers import make_order
@@ -103,7 +104,7 @@ def test_the_created_event_always_carries_the_order(store):
 
 def test_update_writes_what_queryset_update_would(store):
     order = _odd_order(store)
-    sql.update_orders([order.id], {"courier_name": "Ari", "pickup_eta": order.pickup_ready_at})
+    lib_sql.update(Order, [order.id], {"courier_name": "Ari", "pickup_eta": order.pickup_ready_at})
     order.refresh_from_db()
     assert (order.courier_name, order.pickup_eta) == ("Ari", order.pickup_ready_at)
 
