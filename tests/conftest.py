@@ -61,3 +61,36 @@ def api(merchant):
 
 def pytest_report_header(config):
     return f"database: {settings.DATABASES['default']['ENGINE']}"
+
+
+@pytest.fixture
+def wire():
+    """The messages the default connection sends to PostgreSQL, in order: one round trip each
+    (spark.lib.postgresql sends a pending BEGIN and held writes with the next message). The
+    statements in them are shown as prepared (lib_sql.readable); PREPAREs are left out."""
+    from django.db import connection
+
+    from spark.lib import sql as lib_sql
+    from spark.lib.postgresql import base
+
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's round trips")
+    sent: list[str] = []
+
+    class Plain(base._PgCursor):
+        def execute(self, query, vars=None):
+            text = self.mogrify(query, vars).decode()
+            sent.append(lib_sql.readable(text))
+            return super().execute(query, vars)
+
+    class Cursor(base._Cursor, Plain):
+        pass
+
+    connection.ensure_connection()
+    raw = connection.connection
+    saved = raw.cursor_factory, base._PgCursor
+    raw.cursor_factory, base._PgCursor = Cursor, Plain
+    try:
+        yield sent
+    finally:
+        raw.cursor_factory, base._PgCursor = saved

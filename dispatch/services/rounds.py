@@ -366,7 +366,7 @@ def _commit_offers(made: list[Offer], state: RoundState) -> None:
             for o in made
         ],
     )
-    lib_sql.run(writes)
+    lib_sql.run_later(writes)  # with the read below
     order_ids = sql.pending_order_ids(trip_ids)
     trips._move_orders(order_ids, to=trips.ORDER["offered"], actor=ACTOR)
 

@@ -16,12 +16,17 @@ from dispatch.models import Block, BlockReservation, Offer, Trip, TripStop
 from spark.lib.sql import Rows, any_of, fetch, literal, literals
 
 
-def _for_update(*, skip_locked: bool = False) -> str:
-    if not connection.features.has_select_for_update:
+def _for_update(*, skip_locked: bool = False, of: str = "") -> str:
+    """The locking clause (none on SQLite); `of`: the aliases to lock, where supported."""
+    features = connection.features
+    if not features.has_select_for_update:
         return ""
-    if skip_locked and connection.features.has_select_for_update_skip_locked:
-        return " FOR UPDATE SKIP LOCKED"
-    return " FOR UPDATE"
+    lock = " FOR UPDATE"
+    if of and features.has_select_for_update_of:
+        lock += f" OF {of}"
+    if skip_locked and features.has_select_for_update_skip_locked:
+        lock += " SKIP LOCKED"
+    return lock
 
 
 def _trips(where: str, params: list[object], lock: str) -> list[Trip]:
@@ -55,17 +60,20 @@ def lock_trips(trip_ids: list[int]) -> list[Trip]:
 
 
 def lock_trip_with_stops(
-    trip_id: int, *, driver_id: int | None = None, lock_stops: bool = False
+    trip_id: int,
+    *,
+    driver_id: int | None = None,
+    lock_stops: bool = False,
+    skip_locked: bool = False,
 ) -> tuple[Trip, list[TripStop]] | None:
     """The trip, locked (and only if it is this driver's, when driver_id is given), with its
     active stops in driving order, in one read (every step of a trip needs both; P11). With
     `lock_stops` the stops are locked too (the door steps change one and look at them all).
-    None when the trip is not found."""
+    None when the trip is not found, or, with `skip_locked`, when another transaction holds
+    it."""
     trips, stops = Rows.of(Trip), Rows.of(TripStop)
     where, params = _trip_where(trip_id, driver_id)
-    lock = _for_update()
-    if lock and connection.features.has_select_for_update_of:
-        lock += " OF t, s" if lock_stops else " OF t"
+    lock = _for_update(skip_locked=skip_locked, of="t, s" if lock_stops else "t")
     sql = (
         f"SELECT {trips.columns('t')}, {stops.columns('s')}"  # noqa: S608
         f" FROM {Trip._meta.db_table} t INNER JOIN {TripStop._meta.db_table} s"
@@ -74,7 +82,7 @@ def lock_trip_with_stops(
     )
     rows = fetch(sql, params)
     if not rows:  # not found, or a trip without active stops (each cancelled, say)
-        trip = lock_trip(trip_id, driver_id=driver_id)
+        trip = lock_trip(trip_id, driver_id=driver_id, skip_locked=skip_locked)
         return None if trip is None else (trip, [])
     start = len(trips.fields)
     return trips.instance(rows[0]), [stops.instance(row, start) for row in rows]

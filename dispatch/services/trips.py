@@ -61,15 +61,15 @@ def _lock_trip_with_stops(
     found = sql.lock_trip_with_stops(trip_id, driver_id=driver_id, lock_stops=lock_stops)
     if found is None:
         raise NotFound("No such trip.")
-    _sync_if_just_accepted(found[0])
+    _sync_if_just_accepted(*found)
     return found
 
 
-def _sync_if_just_accepted(trip: Trip) -> None:
+def _sync_if_just_accepted(trip: Trip, stops: list[TripStop] | None = None) -> None:
     if trip.status == Trip.Status.ASSIGNED:
         # A step right after the accept may beat the follow-up task; later steps never can
         # (checking in at the store already synced), so they skip its queries.
-        _sync_assigned(trip)
+        _sync_assigned(trip, stops)
 
 
 def _trip_transition(
@@ -88,8 +88,9 @@ def _trip_transition(
 def trips_transition(trips: list[Trip], **move: Any) -> None:
     """Move trips together (a round offers hundreds): one UPDATE and one insert of events, in
     one round trip on PostgreSQL. The caller holds the row locks; every trip moves, or none
-    does. `move`: to, actor, note, location, fields (trips_transition_statements)."""
-    lib_sql.run(trips_transition_statements(trips, **move))
+    does. `move`: to, actor, note, location, fields (trips_transition_statements). Sent with
+    the transaction's next statement or its COMMIT (lib_sql.run_later)."""
+    lib_sql.run_later(trips_transition_statements(trips, **move))
 
 
 def trips_transition_statements(
@@ -205,7 +206,7 @@ def _move_orders(
             before_move=before_move,
         )
     elif before_move is not None:
-        lib_sql.run(before_move([]))
+        lib_sql.run_later(before_move([]))
 
 
 def _move_and_tell(
@@ -247,9 +248,10 @@ def _move_and_tell(
     _move_orders(order_ids, **move, before_move=and_tell, expected_from=expected_from)
 
 
-def _sync_assigned(trip: Trip) -> None:
+def _sync_assigned(trip: Trip, stops: list[TripStop] | None = None) -> bool:
     """Bring a freshly accepted trip's world in line: withdraw its other offers, move its
     orders to driver_assigned and tell them who is coming. Idempotent; caller holds the lock.
+    `stops`: the trip's active stops when read with its lock. Whether it had orders to move.
 
     Accepting does only the contested part (two conditional UPDATEs) so that it stays fast
     under a storm; this runs right after (a task kicked on commit, a sweep as the backstop)
@@ -258,25 +260,27 @@ def _sync_assigned(trip: Trip) -> None:
     from dispatch.services import offers
 
     if trip.status not in Trip.WITH_DRIVER:
-        return
+        return False
     # Every later step of the trip comes here first: one light query says whether anything is
     # left to do (only right after the accept): offers still open, orders still offered.
     work = _sync_work(trip.id)
     if work.open_offers:
         offers.offers_withdraw_open(trip=trip, actor=Actor.system("dispatch"), note="taken")
     if not work.offered:
-        return
+        return False
     actor = Actor(label=f"driver:{trip.driver_id}")
     _move_and_tell(
         trip,
         work.offered,
         to=ORDER["assigned"],
         actor=actor,
+        stops=stops,
         note="trip accepted",
         pickup_km=work.pickup_km,
         speed_kmh=work.speed_kmh,
         introduce=True,
     )
+    return True
 
 
 @dataclass(frozen=True)
@@ -319,7 +323,7 @@ def _sync_work(trip_id: int) -> _SyncWork:
     )
 
 
-def _trips_to_sync(*, trip_id: int | None = None) -> list[tuple]:
+def _trips_to_sync() -> list[tuple]:
     """Trips a driver has taken with an active pending stop whose order is still offered: the
     sync's work. Plain SQL, as the ORM's order__status lookup would join the orders' table."""
     lit = lib_sql.literal
@@ -332,21 +336,19 @@ def _trips_to_sync(*, trip_id: int | None = None) -> list[tuple]:
         f" AND o.status = {lit(ORDER['offered'])}"
         f" AND t.status IN ({lib_sql.literals(sorted(Trip.WITH_DRIVER))})"
     )
-    params: list[object] = []
-    if trip_id is not None:
-        query, params = query + " AND s.trip_id = %s", [trip_id]
-    return lib_sql.fetch(query + " ORDER BY s.trip_id LIMIT 500", params)
+    return lib_sql.fetch(query + " ORDER BY s.trip_id LIMIT 500", [])
 
 
 def trips_sync_assigned(*, trip_id: int | None = None) -> int:
-    """The backstop sweep (and the on-commit task) for _sync_assigned; returns trips synced."""
-    due = _trips_to_sync(trip_id=trip_id)
+    """The backstop sweep (and the on-commit task) for _sync_assigned; returns the trips whose
+    orders it moved. The task names its trip, which is locked straight away (_sync_assigned's
+    own read says whether anything is left to do: one query less after each accept, P11)."""
+    due = [(trip_id,)] if trip_id is not None else _trips_to_sync()
     synced = 0
     for (tid,) in due:
         with transaction.atomic():
-            trip = sql.lock_trip(tid, skip_locked=True)
-            if trip is not None:
-                _sync_assigned(trip)
+            found = sql.lock_trip_with_stops(tid, skip_locked=True)
+            if found is not None and _sync_assigned(*found):
                 synced += 1
     return synced
 
@@ -601,7 +603,7 @@ def _complete_if_done(
     trip: Trip, *, actor: Actor, location: Point | None, stops: list[TripStop] | None = None
 ) -> None:
     """Complete the trip when every active stop is final (`stops`: as the caller left them)."""
-    lib_sql.run(_completion(trip, actor=actor, location=location, stops=stops))
+    lib_sql.run_later(_completion(trip, actor=actor, location=location, stops=stops))
 
 
 def _completion(

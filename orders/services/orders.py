@@ -187,11 +187,17 @@ def _order_insert(
     lib_sql.insert(Order, [order], ids=True)
     event = _event(order, from_status="", to_status=order.status, actor=actor, at=now)
     body = order_to_dict(order, events=[event])
+    # Whether the merchant has an active endpoint, when the store was read with it (not from a
+    # quote): without one, no delivery is looked for.
+    has_webhooks = getattr(order.store, "has_webhooks", None)
+    if has_webhooks is not None:
+        order.has_webhooks = has_webhooks
+    created = webhooks.OutboxEvent(
+        order.merchant_id, order, "order.created", {"order": body}, has_webhooks is not False
+    )
+    # the event goes with the outbox rows, sent with the COMMIT
     webhooks.webhook_events_emit(
-        [webhooks.OutboxEvent(order.merchant_id, order, "order.created", {"order": body})],
-        with_writes=lib_sql.insert_statements(
-            OrderEvent, [event]
-        ),  # one round trip with the outbox
+        [created], with_writes=lib_sql.insert_statements(OrderEvent, [event])
     )
     return OrderCreated(order, True, body)
 
@@ -321,7 +327,8 @@ def _orders_transition(
     The caller holds the row locks. Set-based: one UPDATE, one insert of events, one of
     webhook events and one of their deliveries, however many orders move together (a dispatch
     round moves hundreds at once). `also`: other columns the same UPDATE sets (not status).
-    `with_writes`: the caller's own statements, sent in the same round trip.
+    `with_writes`: the caller's own statements, sent in the same round trip. The writes go
+    out with the transaction's next statement or its COMMIT (lib_sql.run_later).
     """
     for order in orders:
         if not order.can_transition_to(to):
@@ -360,7 +367,7 @@ def _orders_transition(
         *with_writes,
     ]
     if _is_dispatch_churn(from_status.values(), to):
-        lib_sql.run(writes)
+        lib_sql.run_later(writes)
     else:
         _emit_many(orders, f"order.{to}", new_events=events, writes=writes)
 

@@ -103,10 +103,13 @@ def event_rows(order_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
 
 
 def store_for_merchant(merchant: Merchant, public_id: object) -> Store | None:
-    """The merchant's store by public id, with its market (every new order reads both)."""
+    """The merchant's store by public id, with its market (every new order reads both), and
+    whether the merchant has an active endpoint (`has_webhooks`, as lock_orders reads it)."""
     stores, markets = Rows.of(Store), Rows.of(Market)
     sql = (
-        f"SELECT {stores.columns('s')}, {markets.columns('m')}"  # noqa: S608
+        f"SELECT {stores.columns('s')}, {markets.columns('m')}, EXISTS("  # noqa: S608
+        f"SELECT 1 FROM {WebhookEndpoint._meta.db_table} ep"
+        f" WHERE ep.merchant_id = s.merchant_id AND ep.is_active = {literal(True)})"
         f" FROM {Store._meta.db_table} s INNER JOIN {Market._meta.db_table} m ON m.id = s.market_id"
         " WHERE s.merchant_id = %s AND s.public_id = %s"
     )
@@ -115,4 +118,5 @@ def store_for_merchant(merchant: Merchant, public_id: object) -> Store | None:
         return None
     store = stores.instance(rows[0])
     store.market = markets.instance(rows[0], start=len(stores.fields))
+    store.has_webhooks = bool(rows[0][-1])
     return store

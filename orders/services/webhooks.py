@@ -149,10 +149,11 @@ def webhook_events_emit(
     Set-based: one insert for the events and one INSERT ... SELECT for the deliveries to every
     active endpoint of each event's merchant, however many events there are (the events are
     found again by their public ids, so their own ids are never read back). `with_writes`
-    are the change's own statements: they go first, in the same round trip (lib_sql.run).
+    are the change's own statements: they go first, in the same round trip, sent with the
+    transaction's next statement or its COMMIT (lib_sql.run_later).
     """
     if not events:
-        lib_sql.run(with_writes)
+        lib_sql.run_later(with_writes)
         return
     now = clock.now()
     rows = []
@@ -188,8 +189,15 @@ def webhook_events_emit(
                 [WebhookDelivery.Status.PENDING, now, now, *ids],
             )
         )
-    # The last statement's rowcount: the deliveries (when any event may have some).
-    if lib_sql.run(statements) and ids:
+    # Wake the relay when there are deliveries. Orders read with whether their merchant has an
+    # active endpoint (sql.lock_orders: has_webhooks) tell it before the writes, which can then
+    # be held; for others the rowcount of the deliveries' insert does.
+    if all(hasattr(e.order, "has_webhooks") for e in events if e.deliver):
+        lib_sql.run_later(statements)
+        delivers = any(e.deliver and e.order.has_webhooks for e in events)
+    else:
+        delivers = bool(lib_sql.run(statements)) and bool(ids)
+    if delivers:
         transaction.on_commit(_kick_relay)
 
 

@@ -379,6 +379,20 @@ def run(statements: Sequence[Statement]) -> int:
         return cursor.rowcount
 
 
+def run_later(statements: Sequence[Statement]) -> None:
+    """Writes whose outcome the caller does not read (no rowcount, nothing returned). On
+    PostgreSQL inside a transaction they go out with its next statement or with its COMMIT,
+    one round trip fewer (spark.lib.postgresql: an error in them surfaces there and fails the
+    transaction as a whole); elsewhere they run now, as `run` would."""
+    wrapper = connections[DEFAULT_DB_ALIAS]
+    holding = getattr(wrapper, "holding", None)
+    if holding is None or wrapper.get_autocommit():
+        run(statements)
+        return
+    with holding():
+        run(statements)
+
+
 def insert_statements(model: type[Model], objs: Sequence[Model]) -> list[Statement]:
     """The multi-row INSERTs of new rows (bulk_create, written out), ids not read back."""
     if not objs:
@@ -397,10 +411,11 @@ def insert_statements(model: type[Model], objs: Sequence[Model]) -> list[Stateme
 def insert(model: type[Model], objs: Sequence[Model], *, ids: bool = False) -> None:
     """Multi-row INSERTs of new rows (bulk_create, written out). With `ids` each object gets
     its id back (RETURNING, in the order of the rows, as bulk_create relies on too); without,
-    nothing is read back (audit and outbox rows: nothing refers to them in the transaction)."""
+    nothing is read back (audit and outbox rows: nothing refers to them in the transaction)
+    and the rows are written later in the transaction (`run_later`)."""
     statements = insert_statements(model, objs)
     if not ids:
-        run(statements)
+        run_later(statements)
         return
     alias, done = Rows.of(model).alias, 0
     with connection.cursor() as cursor:

@@ -553,6 +553,33 @@ def test_each_step_of_a_one_order_trip_is_its_reads_and_one_round_trip_of_writes
     ]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_on_postgresql_each_step_is_its_locks_then_its_writes_sent_with_the_commit(city, wire):
+    """P11: a step's writes are held (spark.lib.postgresql) and go out with its COMMIT: three
+    round trips in all, the BEGIN with the first lock (at the store, a trip just accepted also
+    looks for work its follow-up sync left: one read more)."""
+    driver, trip, order = _assigned_trip(city)
+    ids = {"trip_id": trip.id, "driver_id": driver.id, "actor": _actor(driver), "location": HERE}
+    steps = {
+        "at store": lambda: services.trip_arrive_at_store(**ids),
+        "pickup": lambda: services.trip_confirm_pickup(**ids, codes={order.id: order.pickup_code}),
+        "at door": lambda: services.trip_stop_arrive(**ids, order_id=order.id),
+        "deliver": lambda: services.trip_stop_deliver(
+            **ids, order_id=order.id, proof=services.Proof(photo=_photo())
+        ),
+    }
+    for name, step in steps.items():
+        wire.clear()
+        step()
+        sent = wire[: next(i for i, m in enumerate(wire) if m.endswith("; COMMIT")) + 1]
+        reads = ["BEGIN;", "SELECT", "SELECT"] if name == "at store" else ["BEGIN;", "SELECT"]
+        assert [m.split()[0] for m in sent] == [*reads, "UPDATE"], name
+        assert all("FOR UPDATE" in m for m in (sent[0], sent[-2])), name
+        assert "INSERT INTO orders_orderevent" in sent[-1], name
+    order.refresh_from_db()
+    assert order.status == Order.Status.DELIVERED
+
+
 def test_a_wrong_pickup_code_before_checking_in_moves_nothing(city):
     """Picking up straight from assigned checks the driver in first; a wrong code fails the
     whole step, the check-in included."""

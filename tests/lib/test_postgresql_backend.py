@@ -1,14 +1,16 @@
-"""spark.lib.postgresql: a transaction's BEGIN goes with its first statement, and transactions
-still commit, roll back and hold whatever the statement is (COPY, executemany, named cursors)."""
+"""spark.lib.postgresql: a transaction's BEGIN goes with its first statement, held writes go with
+the next statement or the COMMIT, and transactions still commit, roll back and hold whatever the
+statement is (COPY, executemany, named cursors)."""
 
 import io
 
 import psycopg2
 import pytest
-from django.db import IntegrityError, connection, connections, transaction
+from django.db import IntegrityError, ProgrammingError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 
 from orders.models import Market
+from spark.lib import sql as lib_sql
 from spark.lib.postgresql.base import DatabaseWrapper
 
 pytestmark = [
@@ -139,3 +141,66 @@ def test_an_isolation_level_from_the_options_goes_into_the_begin():
         assert wrapper._begin_sql() == "BEGIN"
     finally:
         wrapper.isolation_level = saved
+
+
+def _insert_later(name: str) -> None:
+    lib_sql.run_later([(f"INSERT INTO {PROBE} (name) VALUES (%s)", [name])])  # noqa: S608
+
+
+def test_held_writes_go_out_with_the_commit():
+    with transaction.atomic():
+        _insert_later("held")
+        assert connection.connection.info.transaction_status == IDLE  # nothing sent, not even BEGIN
+        assert _names() == set()
+    assert _names() == {"held"}
+    assert connection.connection.held == []
+
+
+def test_a_statement_after_held_writes_carries_them_and_sees_them():
+    with transaction.atomic(), connection.cursor() as cursor:
+        _insert_later("first")
+        _insert_later("second")
+        cursor.execute(f"SELECT name FROM {PROBE} ORDER BY name")  # noqa: S608
+        assert [row[0] for row in cursor.fetchall()] == ["first", "second"]
+        sent = lib_sql.readable(cursor.cursor.query.decode())
+        assert sent.startswith("BEGIN; INSERT INTO")
+        assert sent.count("INSERT INTO") == 2
+    assert _names() == {"first", "second"}
+
+
+def test_held_writes_are_dropped_by_a_rollback():
+    with pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
+        _insert("sent")
+        _insert_later("held")
+        raise RuntimeError("roll back")
+    assert connection.connection.held == []
+    assert _names() == set()
+    with transaction.atomic():
+        _insert("next")
+    assert _names() == {"next"}
+
+
+def test_a_held_write_rolled_back_to_its_savepoint_is_undone():
+    with transaction.atomic():
+        _insert("outer")
+        with pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
+            _insert_later("inner")
+            raise RuntimeError("roll back the savepoint")
+    assert _names() == {"outer"}
+
+
+def test_a_failing_held_write_fails_the_whole_transaction_at_commit():
+    with pytest.raises(ProgrammingError), transaction.atomic():  # noqa: PT012
+        _insert("before")
+        lib_sql.run_later([(f"INSERT INTO {PROBE} (no_such_column) VALUES (1)", [])])  # noqa: S608
+    assert connection.connection.info.transaction_status == IDLE
+    assert _names() == set()
+    with transaction.atomic():
+        _insert_later("after")
+    assert _names() == {"after"}
+
+
+def test_run_later_outside_a_transaction_runs_at_once():
+    _insert_later("now")
+    assert _names() == {"now"}
+    assert connection.connection.held == []

@@ -112,6 +112,31 @@ def test_every_transition_writes_an_outbox_row_in_the_same_transaction(store):
     assert WebhookDelivery.objects.filter(order=order).count() == 1
 
 
+def test_a_new_order_of_a_shop_without_an_endpoint_records_its_event_and_wakes_no_relay(
+    store, django_capture_on_commit_callbacks
+):
+    """The store's read says the merchant has no active endpoint: the order.created event is
+    kept, no delivery is looked for, and the relay is left asleep."""
+    with (
+        mock.patch("orders.tasks.webhook_deliveries_send.apply_async") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        order = make_order(store)
+    assert enqueue.call_count == 0
+    assert list(WebhookEvent.objects.filter(order=order).values_list("type", flat=True)) == [
+        "order.created"
+    ]
+    assert not WebhookDelivery.objects.exists()
+    _endpoint(store, "https://shop.example.com/hooks")
+    with (
+        mock.patch("orders.tasks.webhook_deliveries_send.apply_async") as enqueue,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        second = make_order(store, external_order_id="SECOND")
+    assert enqueue.call_count == 1
+    assert WebhookDelivery.objects.filter(order=second).count() == 1
+
+
 def test_relay_task_is_enqueued_only_after_commit(store, django_capture_on_commit_callbacks):
     """Q5"""
     _endpoint(store, "https://shop.example.com/hooks")
