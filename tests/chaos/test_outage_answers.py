@@ -2,21 +2,20 @@
 gunicorn, a worker and a restarted Redis, is tests/chaos/test_outages.py in `make chaos`)."""
 
 import pytest
-import redis
 from rest_framework.test import APIClient
 
 from dispatch.auth import driver_token_for
-from dispatch.services import availability
+from spark.lib import redis as redis_lib
 from tests.chaos.procs import free_port
 from tests.factories import MarketFactory
 
 pytestmark = [pytest.mark.chaos, pytest.mark.django_db]
 
 
-def test_location_ping_answers_503_with_retry_after_when_redis_is_unreachable(monkeypatch):
+def test_location_ping_answers_503_with_retry_after_when_redis_is_unreachable(settings):
     market = MarketFactory()
-    nobody = redis.Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", socket_connect_timeout=1)
-    monkeypatch.setattr(availability, "_redis", lambda: nobody)  # a real client, no server
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"  # the real client, no server
+    redis_lib.client.cache_clear()
     client = APIClient()
     token = driver_token_for(driver_id=1, market_id=market.id)
     client.credentials(HTTP_AUTHORIZATION=f"Driver {token}")
