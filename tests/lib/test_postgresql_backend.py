@@ -204,3 +204,13 @@ def test_run_later_outside_a_transaction_runs_at_once():
     _insert_later("now")
     assert _names() == {"now"}
     assert connection.connection.held == []
+
+
+def test_a_failing_held_write_in_a_savepoint_rolled_back_leaves_the_outer_transaction_whole():
+    with transaction.atomic():
+        _insert("outer")
+        with pytest.raises(RuntimeError), transaction.atomic():  # noqa: PT012
+            lib_sql.run_later([(f"INSERT INTO {PROBE} (no_such_column) VALUES (1)", [])])  # noqa: S608
+            raise RuntimeError("roll back the savepoint: the held write is dropped, not sent")
+        _insert("after")
+    assert _names() == {"outer", "after"}

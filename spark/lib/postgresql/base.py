@@ -13,7 +13,8 @@ spark.lib.sql.run_later): inside a transaction they are not sent at once but in 
 transaction's next statement, or of its COMMIT: a step that ends with writes then costs one round
 trip fewer. The order of statements is kept, so a read sees the held writes before it; an error
 in one surfaces at the statement it went out with, in the same transaction, which then rolls back
-as a whole. A rollback drops what is still held (it would be undone anyway).
+as a whole. A rollback, or a rollback to a savepoint, drops what is still held (it would be
+undone anyway: a SAVEPOINT, like any statement, sends the writes held before it).
 
 Django's view of autocommit, atomic blocks, savepoints and on-commit hooks is unchanged; an
 isolation level set in OPTIONS goes into the BEGIN.
@@ -36,6 +37,10 @@ class _Connection(_PgConnection):
     # the next ones are to be held too.
     held: list[bytes]
     hold: bool = False
+
+
+# Django's savepoint rollback (DatabaseOperations.savepoint_rollback_sql).
+_TO_SAVEPOINT = "ROLLBACK TO SAVEPOINT "
 
 
 def _begin_pending(conn: _Connection) -> str | None:
@@ -71,6 +76,9 @@ class _Cursor(_PgCursor):
             conn.held.append(self.held_query)
             return None
         self.held_query = None
+        if conn.held and isinstance(query, str) and query.startswith(_TO_SAVEPOINT):
+            # Held after the savepoint began (its SAVEPOINT sent those before): undone unsent.
+            conn.held = []
         front = _front(conn)
         if front is not None:
             if plain:
