@@ -66,7 +66,11 @@ class _Clients:
             return False
         if self._local.unread >= UNREAD_MAX:
             self.read_replies()
-        conn.connection.send_command(*command)
+        try:
+            conn.connection.send_command(*command)
+        except redis.RedisError:  # redis-py drops the connection, and the replies it owed
+            self._local.unread = 0
+            raise
         self._local.unread += 1
         return True
 

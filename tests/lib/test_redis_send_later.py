@@ -4,6 +4,7 @@ takes effect in order, and its reply is read before the next other command, or w
 import logging
 
 import pytest
+import redis
 from django.conf import settings
 from rest_framework.test import APIClient
 
@@ -45,6 +46,22 @@ def test_a_refused_command_is_logged_and_the_connection_goes_on(client, caplog):
     assert "refused" in caplog.text
     assert "WRONGTYPE" in caplog.text
     assert redis_lib.client().get(KEY) == b"a string, not a hash"
+
+
+def test_a_failed_send_forgets_the_replies_its_connection_owed(client, monkeypatch):
+    redis_lib.client.send_later("HSET", KEY, "a", "1")
+    connection = client.connection
+
+    def gone(*command, **kwargs):
+        connection.disconnect()  # as redis-py does when the socket fails
+        raise redis.ConnectionError("Connection reset by peer")
+
+    monkeypatch.setattr(connection, "send_command", gone)
+    with pytest.raises(redis.ConnectionError):
+        redis_lib.client.send_later("HSET", KEY, "b", "2")
+    monkeypatch.undo()
+    assert _unread() == 0  # no reply is waited for on the new connection
+    assert redis_lib.client().hgetall(KEY) == {b"a": b"1"}
 
 
 def test_replies_are_read_together_once_enough_are_waiting(client):
