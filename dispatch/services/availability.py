@@ -92,9 +92,9 @@ def _set_position(row: DriverAvailability, lat: float, lng: float, at: datetime)
 def _cache_position(market_id: int, driver_id: int, lat: float, lng: float, at: datetime) -> None:
     # One HSET: the rounds read positions by driver (HMGET), and area queries use the H3
     # cells that the flush writes to the rows; a GEO set nobody reads would double the work.
-    # Its reply is read after the ping's response has gone out (redis_lib.client.send_later).
+    # Its reply is not waited for (spark.lib.redis: send_later).
     value = f"{lat:.6f},{lng:.6f},{at.timestamp():.3f}"
-    redis_lib.client.send_later("HSET", _hash_key(market_id), str(driver_id), value)
+    _redis.send_later("HSET", _hash_key(market_id), str(driver_id), value)
 
 
 def driver_location_update(*, driver_id: int, market_id: int, lat: float, lng: float) -> Position:

@@ -384,9 +384,8 @@ def run_later(statements: Sequence[Statement]) -> None:
     PostgreSQL inside a transaction they go out with its next statement or with its COMMIT,
     one round trip fewer (spark.lib.postgresql: an error in them surfaces there and fails the
     transaction as a whole); elsewhere they run now, as `run` would."""
-    wrapper = connections[DEFAULT_DB_ALIAS]
-    holding = getattr(wrapper, "holding", None)
-    if holding is None or wrapper.get_autocommit():
+    holding = getattr(connections[DEFAULT_DB_ALIAS], "holding", None)
+    if holding is None:  # (in autocommit the backend sends them at once itself)
         run(statements)
         return
     with holding():

@@ -76,15 +76,17 @@ class _Cursor(_PgCursor):
             conn.held.append(self.held_query)
             return None
         self.held_query = None
-        if conn.held and isinstance(query, str) and query.startswith(_TO_SAVEPOINT):
-            # Held after the savepoint began (its SAVEPOINT sent those before): undone unsent.
-            conn.held = []
-        front = _front(conn)
-        if front is not None:
-            if plain:
-                return super().execute(front + b"; " + self.mogrify(query, vars))
-            self._send_alone(front)
-            return super().execute(query, vars)
+        if conn.held:
+            if isinstance(query, str) and query.startswith(_TO_SAVEPOINT):
+                # Held after the savepoint began (its SAVEPOINT sent those before): undone
+                # unsent.
+                conn.held = []
+            else:
+                front = _front(conn)
+                if plain:
+                    return super().execute(front + b"; " + self.mogrify(query, vars))
+                self._send_alone(front)
+                return super().execute(query, vars)
         begin = _begin_pending(conn)
         if begin is not None:
             if plain and isinstance(query, str):
